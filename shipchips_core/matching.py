@@ -1,0 +1,59 @@
+"""Match planned vessels to scenes: each vessel's position at the scene's sensing time.
+
+A candidate is (vessel, scene) where the scene's `datetime` falls in the vessel's plan window.
+Its position comes from `tracks.interpolate_positions`; candidates without a position, above the
+uncertainty bound, or outside the scene footprint are kept with a `match_status` saying why.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+from .config import MatchingConfig
+from .tracks import METHOD_NONE, interpolate_positions
+
+MATCH_OK = "ok"
+
+
+def candidate_pairs(plan: pd.DataFrame, scenes: pd.DataFrame) -> pd.DataFrame:
+    """(plan row, ok scene) pairs whose scene datetime lies in the plan window."""
+    ok = scenes[scenes["status"] == "ok"]
+    if plan.empty or ok.empty:
+        return pd.DataFrame(columns=["plan_id", "mmsi", "scene_id", "collection", "acq_time", "epsg", "footprint_wkt"])
+    pairs = plan[["plan_id", "mmsi", "window_start", "window_end"]].merge(
+        ok[["scene_id", "collection", "datetime", "epsg", "footprint_wkt"]], how="cross"
+    )
+    inside = (pairs["datetime"] >= pairs["window_start"]) & (pairs["datetime"] <= pairs["window_end"])
+    pairs = pairs[inside].rename(columns={"datetime": "acq_time"})
+    return pairs.drop(columns=["window_start", "window_end"]).reset_index(drop=True)
+
+
+def match_candidates(plan: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame, cfg: MatchingConfig) -> pd.DataFrame:
+    """Every candidate with its interpolated position, scene-CRS coordinates and match status."""
+    pairs = candidate_pairs(plan, scenes)
+    pos = interpolate_positions(ais, pairs.rename(columns={"acq_time": "time_utc"})[["mmsi", "time_utc"]], cfg.max_gap_seconds)
+    out = pd.concat([pairs, pos], axis=1)
+    out["x_utm"], out["y_utm"] = np.nan, np.nan
+    for epsg, idx in out.groupby("epsg").groups.items():
+        to_utm = Transformer.from_crs(4326, int(epsg), always_xy=True)
+        x, y = to_utm.transform(out.loc[idx, "lon"].to_numpy(), out.loc[idx, "lat"].to_numpy())
+        out.loc[idx, "x_utm"], out.loc[idx, "y_utm"] = x, y
+    out["match_status"] = _status(out, cfg)
+    return out.sort_values(["scene_id", "mmsi"], kind="stable").reset_index(drop=True)
+
+
+def _status(df: pd.DataFrame, cfg: MatchingConfig) -> np.ndarray:
+    status = np.full(len(df), MATCH_OK, dtype=object)
+    if df.empty:
+        return status
+    footprints = shapely.from_wkt(df["footprint_wkt"].to_numpy())
+    has_pos = df["method"].to_numpy() != METHOD_NONE
+    inside = np.zeros(len(df), dtype=bool)
+    inside[has_pos] = shapely.contains_xy(footprints[has_pos], df["lon"].to_numpy()[has_pos], df["lat"].to_numpy()[has_pos])
+    status[~inside] = "outside_footprint"
+    status[df["uncertainty_m"].to_numpy() > cfg.max_uncertainty_m] = "uncertainty_too_high"
+    status[~has_pos] = "no_position"
+    return status

@@ -1,0 +1,68 @@
+"""The acquisition plan: which vessels of day D to look for, and when Sentinel-2 should see them.
+
+Sentinel-2 is sun-synchronous with a 10:30 mean local solar time at the descending node, so the
+overpass over a vessel at longitude λ is expected near 10:30 − λ/15 h UTC. The search window is that
+instant ± `window_hours`, clipped to the span the vessel's AIS fixes can support (first fix − max
+gap .. last fix + max gap): a scene outside it could never be matched to a position.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timezone
+
+import numpy as np
+import pandas as pd
+
+from . import ids
+from .config import MatchingConfig, PlanConfig
+from .schemas import empty_frame
+
+
+def expected_overpass(day: date, lon: np.ndarray, local_solar_hour: float) -> pd.Series:
+    """UTC instants of the expected overpass at longitudes `lon` on `day`."""
+    midnight = pd.Timestamp(datetime.combine(day, time(0), timezone.utc))
+    hours = local_solar_hour - np.asarray(lon, dtype="float64") / 15.0
+    return pd.Series(midnight + pd.to_timedelta(hours, unit="h")).dt.round("s")
+
+
+def build_acquisition_plan(ais: pd.DataFrame, day: date, plan: PlanConfig, matching: MatchingConfig) -> pd.DataFrame:
+    """One row per vessel seen on `day` (its expected overpass window), status `pending`."""
+    if ais.empty:
+        return empty_frame("acquisition_plan")
+    per_vessel = ais.groupby("mmsi", sort=True).agg(
+        lon=("lon", "median"),
+        lat=("lat", "median"),
+        first_fix_time=("time_utc", "min"),
+        last_fix_time=("time_utc", "max"),
+        n_fixes=("time_utc", "size"),
+    )
+    per_vessel = per_vessel.reset_index()
+    overpass = expected_overpass(day, per_vessel["lon"].to_numpy(), plan.overpass_local_solar_hour)
+    window = pd.to_timedelta(plan.window_hours, unit="h")
+    gap = pd.to_timedelta(matching.max_gap_seconds, unit="s")
+    start = np.maximum(overpass - window, per_vessel["first_fix_time"] - gap)
+    end = np.minimum(overpass + window, per_vessel["last_fix_time"] + gap)
+    out = pd.DataFrame(
+        {
+            "plan_id": [ids.plan_id(m, t) for m, t in zip(per_vessel["mmsi"], overpass)],
+            "mmsi": per_vessel["mmsi"].astype("int64"),
+            "expected_overpass": overpass.dt.as_unit("ns"),
+            "window_start": pd.Series(start).dt.as_unit("ns"),
+            "window_end": pd.Series(end).dt.as_unit("ns"),
+            "first_fix_time": per_vessel["first_fix_time"].dt.as_unit("ns"),
+            "last_fix_time": per_vessel["last_fix_time"].dt.as_unit("ns"),
+            "lon": per_vessel["lon"].astype("float64"),
+            "lat": per_vessel["lat"].astype("float64"),
+            "n_fixes": per_vessel["n_fixes"].astype("int64"),
+            "status": "pending",
+            "status_reason": pd.Series([None] * len(per_vessel), dtype=object),
+        }
+    )
+    return out.reset_index(drop=True)
+
+
+def search_window(plan: pd.DataFrame) -> tuple[datetime, datetime] | None:
+    """The time span one catalogue search must cover for the whole plan, or None if it is empty."""
+    if plan.empty:
+        return None
+    return plan["window_start"].min().to_pydatetime(), plan["window_end"].max().to_pydatetime()
