@@ -1,0 +1,52 @@
+"""The tile index: one row per chip written, joined with scene and vessel facts.
+
+Stored at `indexes/tiles.parquet` as a hive-partitioned dataset (one file a day, see `layout`),
+and opened as a single DuckDB view over every day by `open_index`.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from . import layout
+from .schemas import TILE_INDEX, empty_frame
+from .storage import LocalStorage
+
+
+def build_tile_index(chips: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame) -> pd.DataFrame:
+    """Rows of `tile_index` for the ok chips of one day."""
+    ok = chips[chips["status"] == "ok"].drop(columns=["status", "reason"])
+    if ok.empty:
+        return empty_frame("tile_index")
+    scene_facts = scenes[["collection", "scene_id", "mgrs_tile", "platform", "cloud_cover"]].rename(
+        columns={"cloud_cover": "scene_cloud_cover"}
+    )
+    vessels = (
+        ais.sort_values(["mmsi", "time_utc"])
+        .groupby("mmsi")
+        .tail(1)[["mmsi", "ship_name", "ship_type", "length_m", "beam_m"]]
+        .rename(columns={"ship_name": "vessel_name"})
+    )
+    out = ok.merge(scene_facts, on=["collection", "scene_id"], how="left").merge(vessels, on="mmsi", how="left")
+    out["ship_type"] = out["ship_type"].astype("Int64")
+    for col in ("tif_path", "meta_path", "label_path"):
+        out[col] = out[col].astype(str)
+    return out[list(TILE_INDEX.columns)].sort_values("tile_id").reset_index(drop=True)
+
+
+def open_index(storage: LocalStorage, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with a `tiles` view over every day of the index."""
+    con = con or duckdb.connect()
+    files = storage.list(layout.TILES_INDEX, ".parquet")
+    if files:
+        pattern = str(storage.path(layout.TILES_INDEX)) + "/**/*.parquet"
+        con.execute(
+            f"CREATE OR REPLACE VIEW tiles AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true,"
+            " hive_types = {'date': 'VARCHAR'})"
+        )
+    else:
+        empty = empty_frame("tile_index").assign(date=pd.Series(dtype=str))
+        con.register("_empty_tiles", empty)
+        con.execute("CREATE OR REPLACE VIEW tiles AS SELECT * FROM _empty_tiles")
+    return con
