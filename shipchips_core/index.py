@@ -1,17 +1,14 @@
 """The tile index: one row per chip written, joined with scene and vessel facts.
 
 Stored at `indexes/tiles.parquet` as a hive-partitioned dataset (one file a day, see `layout`),
-and opened as a single DuckDB view over every day by `open_index`.
+and opened as one DuckDB view over every day by `sql_models` (the `tiles` view).
 """
 
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
 
-from . import layout
 from .schemas import TILE_INDEX, empty_frame
-from .storage import LocalStorage
 
 
 def build_tile_index(chips: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame) -> pd.DataFrame:
@@ -33,20 +30,3 @@ def build_tile_index(chips: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFram
     for col in ("tif_path", "meta_path", "label_path"):
         out[col] = out[col].astype(str)
     return out[list(TILE_INDEX.columns)].sort_values("tile_id").reset_index(drop=True)
-
-
-def open_index(storage: LocalStorage, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with a `tiles` view over every day of the index."""
-    con = con or duckdb.connect()
-    files = storage.list(layout.TILES_INDEX, ".parquet")
-    if files:
-        pattern = str(storage.path(layout.TILES_INDEX)) + "/**/*.parquet"
-        con.execute(
-            f"CREATE OR REPLACE VIEW tiles AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true,"
-            " hive_types = {'date': 'VARCHAR'})"
-        )
-    else:
-        empty = empty_frame("tile_index").assign(date=pd.Series(dtype=str))
-        con.register("_empty_tiles", empty)
-        con.execute("CREATE OR REPLACE VIEW tiles AS SELECT * FROM _empty_tiles")
-    return con
