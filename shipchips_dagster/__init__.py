@@ -1,0 +1,1 @@
+"""shipchips on Dagster: thin daily-partitioned assets over `shipchips_core`."""

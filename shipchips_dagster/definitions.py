@@ -1,0 +1,23 @@
+"""The Dagster code location: `dagster dev -w workspace.yaml` loads `defs` from here."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from .assets import PIPELINE_ASSETS, TABLE_IO
+from .checks import ALL_CHECKS
+from .io_managers import ParquetTableIOManager
+from .resources import ShipchipsResource
+from .sql_models import SQL_MODEL_ASSETS
+
+
+def build_definitions(config_path: str | None = None) -> dg.Definitions:
+    shipchips = ShipchipsResource(config_path=config_path)
+    return dg.Definitions(
+        assets=[*PIPELINE_ASSETS, *SQL_MODEL_ASSETS],
+        asset_checks=ALL_CHECKS,
+        resources={"shipchips": shipchips, TABLE_IO: ParquetTableIOManager(shipchips=shipchips)},
+    )
+
+
+defs = build_definitions()

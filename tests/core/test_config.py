@@ -1,0 +1,45 @@
+import pytest
+
+from shipchips_core.config import ConfigError, load_config
+
+
+def test_shipped_config_loads_and_points_at_the_real_services(shipped_config):
+    cfg = load_config(shipped_config, environ={})
+    assert cfg.stac.url == "https://earth-search.aws.element84.com/v1"
+    assert cfg.ais.url == "wss://stream.aisstream.io/v0/stream"
+    assert cfg.chips.size == 256
+
+
+def test_every_key_has_a_default():
+    cfg = load_config(None, environ={})
+    assert cfg.plan.lag_days == 3 and cfg.stac.max_cloud_cover == 30
+
+
+def test_env_override_changes_only_the_named_key(shipped_config):
+    cfg = load_config(shipped_config, environ={"SHIPCHIPS__STAC__URL": "http://127.0.0.1:8000"})
+    assert cfg.stac.url == "http://127.0.0.1:8000"
+    assert cfg.stac.collections == ("sentinel-2-l2a",)
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("chips: {size: big}", "chips.size"),
+        ("chips: {stack: rgb}", "chips.stack"),
+        ("stac: {max_cloud_cover: 130}", "stac.max_cloud_cover"),
+        ("areas: [{name: x, bbox: [5, 52, 4, 53]}]", "areas[0].bbox"),
+        ("plan: {lag_dayz: 3}", "plan.lag_dayz"),
+        ("ais: {url: http://x}", "ais.url"),
+    ],
+)
+def test_bad_values_fail_naming_the_key(tmp_path, text, key):
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
+        load_config(path, environ={})
+
+
+def test_digest_changes_with_a_value():
+    a = load_config(None, environ={})
+    b = load_config(None, environ={"SHIPCHIPS__CHIPS__MIN_VALID_FRACTION": "0.7"})
+    assert a.digest() != b.digest()
