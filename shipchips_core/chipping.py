@@ -26,6 +26,7 @@ from .storage import LocalStorage
 log = logging.getLogger(__name__)
 
 STACK_ASSETS = {"rgbn": RGBN_ASSETS, "rgbn_swir": (*RGBN_ASSETS, "swir16", "swir22")}
+NOT_ATTEMPTED = ("no_position", "outside_footprint")
 VESSEL_FIELDS = ("ship_name", "imo", "call_sign", "ship_type", "dim_a", "dim_b", "dim_c", "dim_d", "length_m", "beam_m", "nav_status")
 
 
@@ -51,9 +52,11 @@ def vessel_facts(ais: pd.DataFrame) -> dict[int, dict]:
 
 
 def cut_partition(job: ChipJob, candidates: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame) -> tuple[pd.DataFrame, Counter]:
-    """Chip every positioned candidate; returns the `chips` table and counts of unpositioned ones."""
-    counts = Counter(candidates.loc[candidates["match_status"] == "no_position", "match_status"])
-    positioned = candidates[candidates["match_status"] != "no_position"]
+    """Chip every candidate placed inside its scene; returns the `chips` table and the counts of
+    candidates that never became an attempt (no position, or outside the scene's footprint)."""
+    not_attempted = candidates["match_status"].isin(NOT_ATTEMPTED)
+    counts = Counter(candidates.loc[not_attempted, "match_status"])
+    positioned = candidates[~not_attempted]
     vessels = vessel_facts(ais)
     rows: list[dict] = []
     scene_by_id = scenes.set_index(["collection", "scene_id"])
