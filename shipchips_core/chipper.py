@@ -70,7 +70,7 @@ class ChipArrays:
 def chip_origin(transform: Affine, x: float, y: float, size: int) -> tuple[int, int, float, float]:
     """(row0, col0) of a `size` window whose centre is the pixel corner nearest (x, y), and the
     ship's fractional (row, col) inside that window."""
-    col_f, row_f = ~transform * (x, y)
+    col_f, row_f = ~transform @ (x, y)
     col0, row0 = int(round(col_f)) - size // 2, int(round(row_f)) - size // 2
     return row0, col0, row_f - row0, col_f - col0
 
@@ -114,7 +114,7 @@ class SceneReader:
             dn, padded = _read_padded(self.datasets[asset], row0, col0, size, size)
             padded_any |= padded
             layers.append(self.rule.apply(dn))
-        chip_transform = self.transform * Affine.translation(col0, row0)
+        chip_transform = self.transform @ Affine.translation(col0, row0)
         scl, padded = self._scl_on_10m(chip_transform, size)
         return ChipArrays(
             reflectance=np.stack(layers),
