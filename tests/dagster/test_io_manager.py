@@ -34,8 +34,11 @@ def io_manager(tmp_path):
     return ParquetTableIOManager(shipchips=ShipchipsResource(config_path=str(cfg))), tmp_path / "root"
 
 
+INSTANCE = dg.DagsterInstance.ephemeral()  # one instance for every test context (no per-context teardown)
+
+
 def _out(partition="2026-06-15"):
-    return dg.build_output_context(asset_key=dg.AssetKey("ais_snapshots"), partition_key=partition)
+    return dg.build_output_context(asset_key=dg.AssetKey("ais_snapshots"), partition_key=partition, instance=INSTANCE)
 
 
 def _in(partition="2026-06-15"):
@@ -43,7 +46,8 @@ def _in(partition="2026-06-15"):
         asset_key=dg.AssetKey("ais_snapshots"),
         asset_partition_key_range=dg.PartitionKeyRange(partition, partition),
         asset_partitions_def=DAILY,
-        upstream_output=dg.build_output_context(asset_key=dg.AssetKey("ais_snapshots")),
+        upstream_output=dg.build_output_context(asset_key=dg.AssetKey("ais_snapshots"), instance=INSTANCE),
+        instance=INSTANCE,
     )
 
 
