@@ -12,7 +12,7 @@ class A / class B cadence (SPEC-NOTES §2).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import cached_property
 

@@ -14,22 +14,10 @@ from websockets.sync.client import connect
 
 from shipchips_core.twin.ais_feed import iter_messages
 from shipchips_core.twin.ais_server import AisStreamTwin, SubscriptionRejected, parse_subscription
-from shipchips_core.twin.world import World, WorldSpec
 
 START = datetime(2026, 6, 15, 10, 0, tzinfo=timezone.utc)
 END = START + timedelta(minutes=20)
 KEY = "twin-key"
-
-
-@pytest.fixture(scope="module")
-def world() -> World:
-    return World(WorldSpec(n_lane_vessels=10, n_anchored=2, n_class_b=3))
-
-
-@pytest.fixture(scope="module")
-def box(world) -> list:
-    lon0, lat0, lon1, lat1 = world.bbox_lonlat
-    return [[[lat0, lon0], [lat1, (lon0 + lon1) / 2]]]  # the western half, latitude first
 
 
 @pytest.fixture(scope="module")
