@@ -5,7 +5,9 @@ Linear interpolation between the fixes just before and after the instant when bo
 neither is. Vectorised over all (vessel, instant) targets with numpy: no Python loop per fix.
 
 The uncertainty model bounds the error of a vessel whose acceleration (speed or turn) is at most
-`A_MAX`: interpolation errs at most A·gb·ga/2, dead reckoning A·g²/2, plus the GNSS error.
+`A_MAX`: interpolation errs at most A·gb·ga/2, dead reckoning A·g²/2, plus the GNSS error. A vessel
+whose (GNSS-measured) SOG is below `STATIONARY_KN` at both fixes is at anchor or moored: its error
+is bounded by the distance between the two fixes instead, however long the gap.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ EARTH_RADIUS_M = 6_371_008.8
 KNOT_MS = 1852.0 / 3600.0
 GNSS_ERROR_M = 10.0
 A_MAX = 0.05  # m/s², a brisk manoeuvre for a merchant vessel
+STATIONARY_KN = 0.5
 
 METHOD_LINEAR = "linear"
 METHOD_DR_FORWARD = "dead_reckoning_forward"
@@ -81,7 +84,10 @@ def _fill_linear(out, cols, b, a, gap_b, gap_a, sel) -> None:
     out.loc[sel, "lon"] = _wrap_lon(lon0 + dlon * frac)
     out.loc[sel, "lat"] = lat0 + (cols["lat"][a[sel]] - lat0) * frac
     out.loc[sel, "method"] = METHOD_LINEAR
-    out.loc[sel, "uncertainty_m"] = GNSS_ERROR_M + A_MAX * gap_b[sel] * gap_a[sel] / 2.0
+    manoeuvre = A_MAX * gap_b[sel] * gap_a[sel] / 2.0
+    stationary = (cols["sog_kn"][b[sel]] < STATIONARY_KN) & (cols["sog_kn"][a[sel]] < STATIONARY_KN)
+    chord = _distance_m(lon0, lat0, cols["lon"][a[sel]], cols["lat"][a[sel]])
+    out.loc[sel, "uncertainty_m"] = GNSS_ERROR_M + np.where(stationary, np.minimum(chord, manoeuvre), manoeuvre)
     nearest = np.where(gap_b[sel] <= gap_a[sel], b[sel], a[sel])
     for c in ("sog_kn", "cog_deg", "heading_deg"):
         out.loc[sel, c] = cols[c][nearest]
@@ -104,6 +110,13 @@ def _fill_dead_reckoning(out, cols, idx, gap, sel, method, sign) -> None:
     out.loc[sel, "uncertainty_m"] = GNSS_ERROR_M + A_MAX * gap[sel] ** 2 / 2.0
     for c in ("sog_kn", "cog_deg", "heading_deg"):
         out.loc[sel, c] = cols[c][idx[sel]]
+
+
+def _distance_m(lon0, lat0, lon1, lat1) -> np.ndarray:
+    """Equirectangular distance: exact enough over the few hundred metres between two fixes."""
+    dx = np.radians(_wrap_lon(lon1 - lon0)) * np.cos(np.radians((lat0 + lat1) / 2))
+    dy = np.radians(lat1 - lat0)
+    return EARTH_RADIUS_M * np.hypot(dx, dy)
 
 
 def _epoch_ms(times: pd.Series) -> np.ndarray:

@@ -71,10 +71,18 @@ def test_turning_ship_error_stays_within_the_uncertainty_bound():
     assert err < out.uncertainty_m[0]
 
 
-def test_stopped_ship_stays_put():
+def test_stopped_ship_stays_put_with_a_tight_uncertainty():
     fixes = fixes_along(244000001, [0, 180, 360], 3.9, 52.1, 0.0, 0.0, sog=0.0, cog=np.nan)
     out = interpolate_positions(fixes, targets(244000001, [250]), max_gap_s=600)
     assert out.lon[0] == pytest.approx(3.9) and out.lat[0] == pytest.approx(52.1)
+    # SOG 0 at both 3-minute-apart fixes: at anchor, not a ship that might have sped off
+    assert out.uncertainty_m[0] == pytest.approx(10.0)
+
+
+def test_slow_drift_at_anchor_is_bounded_by_the_chord():
+    fixes = fixes_along(244000001, [0, 180], 3.9, 52.1, 0.05, 0.0, sog=0.1, cog=90.0)  # 9 m in 3 min
+    out = interpolate_positions(fixes, targets(244000001, [90]), max_gap_s=600)
+    assert out.uncertainty_m[0] == pytest.approx(10.0 + 9.0, abs=0.05)
 
 
 def test_crossing_the_antimeridian_interpolates_the_short_way():

@@ -172,7 +172,7 @@ def test_message_type_and_mmsi_filters(world, messages):
 
 
 def test_a_full_world_generates_fast():
-    world = World()  # 72 vessels
+    world = World()  # the full default world (60 vessels)
     _ = world.vessels  # build the vessels outside the timed part
     start = datetime(2026, 6, 15, 9, 0, tzinfo=timezone.utc)
     best = float("inf")
