@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from shipchips_core.twin.scenes import generate_catalog, load_items
+from shipchips_core.twin.stac_server import StacApiTwin
 from shipchips_core.twin.world import World, WorldSpec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,3 +30,32 @@ def box(world) -> list:
     """aisstream bounding boxes (latitude first) over the western half of `world`."""
     lon0, lat0, lon1, lat1 = world.bbox_lonlat
     return [[[lat0, lon0], [lat1, (lon0 + lon1) / 2]]]
+
+
+# 1024-px granules placed so the west one holds the island, the coast, a cloud, the nodata wedge and a
+# shipping lane; a second day (Sentinel-2B, ships gone from the lanes) gives the datetime filters work.
+TEST_SPEC = WorldSpec(granule_px=1024, x_min=544_000.0, y_max=5_786_000.0,
+                      days=(date(2026, 6, 15), date(2026, 6, 20)))
+
+
+@pytest.fixture(scope="session")
+def twin_world() -> World:
+    return World(TEST_SPEC)
+
+
+@pytest.fixture(scope="session")
+def scene_catalog(tmp_path_factory, twin_world):
+    out = tmp_path_factory.mktemp("earth_search")
+    generate_catalog(twin_world, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def catalog_items(scene_catalog) -> list[dict]:
+    return load_items(scene_catalog)
+
+
+@pytest.fixture(scope="session")
+def stac_api(scene_catalog):
+    with StacApiTwin(scene_catalog) as api:
+        yield api

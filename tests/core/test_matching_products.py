@@ -1,0 +1,79 @@
+"""Matching candidates to scenes, and the chip's label geometry and quicklook."""
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from affine import Affine
+from PIL import Image
+from rasterio.crs import CRS
+
+from shipchips_core.chipper import RGBN_ASSETS, ChipArrays
+from shipchips_core.config import MatchingConfig
+from shipchips_core.matching import match_candidates
+from shipchips_core.products import oriented_box, quicklook_jpeg
+
+T = pd.Timestamp("2026-06-15T10:14:25Z")
+FOOTPRINT = "POLYGON ((3.5 52.0, 4.0 52.0, 4.0 52.3, 3.5 52.3, 3.5 52.0))"
+
+
+def _scenes():
+    return pd.DataFrame({"scene_id": ["S2A_X"], "collection": ["sentinel-2-l2a"], "datetime": [T], "epsg": [32631],
+                         "footprint_wkt": [FOOTPRINT], "status": ["ok"]})
+
+
+def _plan(mmsis):
+    return pd.DataFrame({"plan_id": [f"p{m}" for m in mmsis], "mmsi": mmsis,
+                         "window_start": T - pd.Timedelta(hours=1), "window_end": T + pd.Timedelta(hours=1)})
+
+
+def _fix(mmsi, seconds, lon, lat, sog=10.0):
+    return {"mmsi": mmsi, "time_utc": T + pd.Timedelta(seconds=seconds), "lon": lon, "lat": lat,
+            "sog_kn": sog, "cog_deg": 90.0, "heading_deg": np.nan}
+
+
+def test_candidates_get_a_position_in_the_scene_crs_and_a_status():
+    ais = pd.DataFrame([
+        _fix(244000001, -5, 3.8, 52.1), _fix(244000001, 5, 3.8002, 52.1),  # inside, well sampled
+        _fix(244000002, -5, 4.2, 52.1), _fix(244000002, 5, 4.2002, 52.1),  # outside the footprint
+        _fix(244000003, -3000, 3.7, 52.1), _fix(244000003, 3000, 3.7, 52.1),  # no fix near the scene
+        _fix(244000004, -500, 3.7, 52.2), _fix(244000004, 500, 3.72, 52.2),  # gaps too long to trust
+    ])
+    out = match_candidates(_plan([244000001, 244000002, 244000003, 244000004]), _scenes(), ais, MatchingConfig())
+    status = dict(zip(out.mmsi, out.match_status))
+    assert status == {244000001: "ok", 244000002: "outside_footprint", 244000003: "no_position",
+                      244000004: "uncertainty_too_high"}
+    ok = out[out.mmsi == 244000001].iloc[0]
+    assert ok.lon == pytest.approx(3.8001)
+    assert 400_000 < ok.x_utm < 700_000 and 5_700_000 < ok.y_utm < 5_900_000
+
+
+def test_scene_outside_the_plan_window_is_not_a_candidate():
+    plan = _plan([244000001]).assign(window_end=T - pd.Timedelta(minutes=1))
+    ais = pd.DataFrame([_fix(244000001, -5, 3.8, 52.1)])
+    assert match_candidates(plan, _scenes(), ais, MatchingConfig()).empty
+
+
+def test_oriented_box_follows_heading_and_antenna_offsets():
+    dims = {"dim_a": 80, "dim_b": 20, "dim_c": 10, "dim_d": 10}
+    box = oriented_box(128.0, 128.0, 90.0, dims, gsd=10.0)  # heading east
+    cols = [c for c, _ in box]
+    rows = [r for _, r in box]
+    assert max(cols) == pytest.approx(136.0) and min(cols) == pytest.approx(126.0)  # bow 8 px east, stern 2 px west
+    assert max(rows) == pytest.approx(129.0) and min(rows) == pytest.approx(127.0)  # beam 2 px
+    assert oriented_box(128.0, 128.0, None, dims, 10.0) is None
+    assert oriented_box(128.0, 128.0, 90.0, {**dims, "dim_a": None}, 10.0) is None
+
+
+def test_quicklook_is_rgb_stretched_and_black_on_nodata():
+    refl = np.full((4, 64, 64), 0.05, dtype="float32")
+    refl[2, :, :32] = 0.2  # red left half
+    refl[:, 48:, 48:] = np.nan  # a nodata corner
+    chip = ChipArrays(refl, np.full((64, 64), 6, "uint8"), Affine(10, 0, 0, 0, -10, 0), CRS.from_epsg(32631),
+                      32.0, 32.0, False, RGBN_ASSETS)
+    img = np.asarray(Image.open(io.BytesIO(quicklook_jpeg(chip)))).astype(int)
+    assert img.shape == (64, 64, 3)
+    assert img[10, 10, 0] > 200 and img[10, 40, 0] < 60  # red channel: bright left, dark right
+    assert img[56, 56].max() < 40
+    assert quicklook_jpeg(chip) == quicklook_jpeg(chip)
