@@ -2,8 +2,9 @@
 
 The 10 m window is placed so the chip's geometric centre is the pixel corner nearest the ship,
 which puts the ship within half a pixel of the centre on each axis. 20 m assets get their own
-window on their own grid (never the 10 m window reused), mapped to the 10 m pixels by nearest
-neighbour for SCL. Windows crossing the scene edge are padded with nodata and flagged.
+window on their own grid (never the 10 m window reused): half the offset, 128×128 plus the margin
+the bicubic kernel needs, resampled onto the chip's exact 10 m grid (bicubic for reflectance,
+nearest neighbour for SCL). Windows crossing the scene edge are padded with nodata and flagged.
 Each asset is opened once per scene and kept open while its chips are cut (GDAL's block cache
 then serves neighbouring chips from blocks already fetched).
 """
@@ -13,9 +14,13 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 import rasterio
 from affine import Affine
+from rasterio.enums import Resampling
+from rasterio.warp import reproject
 from rasterio.windows import Window
 
 from .radiometry import RadiometryRule
@@ -24,10 +29,8 @@ RGBN_ASSETS = ("blue", "green", "red", "nir")
 BAND_NAMES = {"blue": "B02", "green": "B03", "red": "B04", "nir": "B08", "swir16": "B11", "swir22": "B12"}
 WAVELENGTHS_UM = {"blue": 0.49, "green": 0.56, "red": 0.665, "nir": 0.842, "swir16": 1.61, "swir22": 2.19}
 
-SCL_NODATA = 0
-SCL_CLOUD = (3, 8, 9, 10)
-SCL_LAND = (4, 5)
-SCL_WATER = (6,)
+BICUBIC_MARGIN_PX = 2  # source pixels the cubic kernel reaches beyond the chip's edge
+BLOCK_PX = 1024  # internal tile size of Earth Search COGs
 
 # GDAL settings for reading COGs over HTTP: no directory listing, merged range requests, a block cache
 GDAL_HTTP_ENV = {
@@ -53,19 +56,6 @@ class ChipArrays:
     edge_padded: bool
     band_assets: tuple[str, ...]
 
-    @property
-    def valid_mask(self) -> np.ndarray:
-        return np.isfinite(self.reflectance).all(axis=0) & (self.scl != SCL_NODATA)
-
-    def fractions(self) -> dict[str, float]:
-        """Share of chip pixels that are valid, and of valid pixels that are cloud, land, water."""
-        valid = self.valid_mask
-        n_valid = int(valid.sum())
-        out = {"valid_fraction": n_valid / valid.size}
-        for name, classes in (("cloud_fraction", SCL_CLOUD), ("land_fraction", SCL_LAND), ("water_fraction", SCL_WATER)):
-            out[name] = float((np.isin(self.scl, classes) & valid).sum() / n_valid) if n_valid else float("nan")
-        return out
-
 
 def chip_origin(transform: Affine, x: float, y: float, size: int) -> tuple[int, int, float, float]:
     """(row0, col0) of a `size` window whose centre is the pixel corner nearest (x, y), and the
@@ -73,6 +63,13 @@ def chip_origin(transform: Affine, x: float, y: float, size: int) -> tuple[int, 
     col_f, row_f = ~transform @ (x, y)
     col0, row0 = int(round(col_f)) - size // 2, int(round(row_f)) - size // 2
     return row0, col0, row_f - row0, col_f - col0
+
+
+def block_order_key(transform: Affine, x: float, y: float) -> tuple[int, int, float, float]:
+    """Sort key putting chips of the same internal block together (row-major over blocks), so
+    each block is fetched and decoded once while it is still in GDAL's cache."""
+    col_f, row_f = ~transform @ (x, y)
+    return int(row_f // BLOCK_PX), int(col_f // BLOCK_PX), row_f, col_f
 
 
 def _read_padded(ds, row0: int, col0: int, height: int, width: int) -> tuple[np.ndarray, bool]:
@@ -109,12 +106,16 @@ class SceneReader:
 
     def cut(self, x: float, y: float, size: int) -> ChipArrays:
         row0, col0, ship_row, ship_col = chip_origin(self.transform, x, y, size)
+        chip_transform = self.transform @ Affine.translation(col0, row0)
         layers, padded_any = [], False
         for asset in self.band_assets:
-            dn, padded = _read_padded(self.datasets[asset], row0, col0, size, size)
-            padded_any |= padded
-            layers.append(self.rule.apply(dn))
-        chip_transform = self.transform @ Affine.translation(col0, row0)
+            ds = self.datasets[asset]
+            if ds.transform.a == self.transform.a:
+                dn, padded = _read_padded(ds, row0, col0, size, size)
+                padded_any |= padded
+                layers.append(self.rule.apply(dn))
+            else:
+                layers.append(self._resampled(ds, chip_transform, size))
         scl, padded = self._scl_on_10m(chip_transform, size)
         return ChipArrays(
             reflectance=np.stack(layers),
@@ -126,6 +127,24 @@ class SceneReader:
             edge_padded=padded_any or padded,
             band_assets=self.band_assets,
         )
+
+    def _resampled(self, ds, chip_transform: Affine, size: int) -> np.ndarray:
+        """A coarser asset on the chip's grid: its own window (+ kernel margin), bicubic, NaN nodata."""
+        col_f, row_f = ~ds.transform @ (chip_transform.c, chip_transform.f)
+        span = size * abs(chip_transform.a) / abs(ds.transform.a)
+        c0 = math.floor(col_f) - BICUBIC_MARGIN_PX
+        r0 = math.floor(row_f) - BICUBIC_MARGIN_PX
+        width = math.ceil(col_f + span) + BICUBIC_MARGIN_PX - c0
+        height = math.ceil(row_f + span) + BICUBIC_MARGIN_PX - r0
+        dn, _ = _read_padded(ds, r0, c0, height, width)
+        out = np.full((size, size), np.nan, dtype="float32")
+        reproject(
+            self.rule.apply(dn), out,
+            src_transform=ds.transform @ Affine.translation(c0, r0), src_crs=self.crs, src_nodata=np.nan,
+            dst_transform=chip_transform, dst_crs=self.crs, dst_nodata=np.nan,
+            resampling=Resampling.cubic,
+        )
+        return out
 
     def _scl_on_10m(self, chip_transform: Affine, size: int) -> tuple[np.ndarray, bool]:
         """SCL on the chip's 10 m grid: each 10 m pixel takes the 20 m pixel containing its centre."""

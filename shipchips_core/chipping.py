@@ -1,23 +1,31 @@
 """Cut and write every chip of a partition: one `chips` row per attempt, whatever happens to it.
 
-Candidates come from `matching.match_candidates`. A scene that cannot be opened fails only its own
-chips; a chip that cannot be cut or written fails only itself; both are rows with the reason.
+Candidates come from `matching.match_candidates`. Per scene they are sorted by the internal block
+they fall in, then cut in contiguous slices, one slice per worker process, so each process reads
+each block once and keeps its own open handles and GDAL cache. A scene that cannot be opened fails
+only its own chips; a chip that cannot be cut or written fails only itself; both are rows with the
+reason. Gated-out chips are rows with status `dropped` and the gate's reason.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 import pandas as pd
 import rasterio
+from affine import Affine
 
-from . import __version__, ids, layout, products
-from .chipper import BAND_NAMES, GDAL_HTTP_ENV, RGBN_ASSETS, WAVELENGTHS_UM, ChipArrays, SceneReader
+from . import documents, ids, layout, products
+from .chipper import BAND_NAMES, GDAL_HTTP_ENV, RGBN_ASSETS, SceneReader, block_order_key
 from .config import Config
+from .gating import gate
+from .masks import derive_masks
 from .matching import MATCH_OK
 from .radiometry import RadiometryRule
 from .schemas import CHIPS, empty_frame
@@ -32,7 +40,7 @@ VESSEL_FIELDS = ("ship_name", "imo", "call_sign", "ship_type", "dim_a", "dim_b",
 
 @dataclass(frozen=True)
 class ChipJob:
-    """What a partition's chips need besides the candidates themselves."""
+    """What a partition's chips need besides the candidates themselves (picklable for workers)."""
 
     storage: LocalStorage
     day: date
@@ -43,12 +51,20 @@ class ChipJob:
         return STACK_ASSETS[self.cfg.chips.stack]
 
 
+@dataclass(frozen=True)
+class SliceTask:
+    """A contiguous, block-sorted run of one scene's candidates, cut by one process."""
+
+    scene: dict
+    candidates: list[dict]
+
+
 def vessel_facts(ais: pd.DataFrame) -> dict[int, dict]:
     """Static data per MMSI (the last report of the day carries the latest static join)."""
     if ais.empty:
         return {}
     last = ais.sort_values(["mmsi", "time_utc"]).groupby("mmsi").tail(1)
-    return {int(r["mmsi"]): {k: products._clean(r[k]) for k in VESSEL_FIELDS} for _, r in last.iterrows()}
+    return {int(r["mmsi"]): {k: documents.clean(r[k]) for k in VESSEL_FIELDS} for r in last.to_dict("records")}
 
 
 def cut_partition(job: ChipJob, candidates: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame) -> tuple[pd.DataFrame, Counter]:
@@ -56,14 +72,11 @@ def cut_partition(job: ChipJob, candidates: pd.DataFrame, scenes: pd.DataFrame, 
     candidates that never became an attempt (no position, or outside the scene's footprint)."""
     not_attempted = candidates["match_status"].isin(NOT_ATTEMPTED)
     counts = Counter(candidates.loc[not_attempted, "match_status"])
-    positioned = candidates[~not_attempted]
+    attempts = candidates[~not_attempted]
+    workers = _worker_count(job, int((attempts["match_status"] == MATCH_OK).sum()))
+    tasks = list(_slice_tasks(attempts, scenes, workers))
     vessels = vessel_facts(ais)
-    rows: list[dict] = []
-    scene_by_id = scenes.set_index(["collection", "scene_id"])
-    with rasterio.Env(**GDAL_HTTP_ENV):
-        for (collection, scene_id), group in positioned.groupby(["collection", "scene_id"], sort=True):
-            scene = scene_by_id.loc[(collection, scene_id)]
-            rows.extend(_chip_scene(job, scene, group, vessels))
+    rows = _run_tasks(job, tasks, vessels, workers)
     if not rows:
         return empty_frame("chips"), counts
     df = pd.DataFrame(rows, columns=list(CHIPS.columns))
@@ -74,35 +87,69 @@ def cut_partition(job: ChipJob, candidates: pd.DataFrame, scenes: pd.DataFrame, 
     return df.sort_values("tile_id").reset_index(drop=True), counts
 
 
-def _chip_scene(job: ChipJob, scene: pd.Series, group: pd.DataFrame, vessels: dict[int, dict]) -> list[dict]:
+def _worker_count(job: ChipJob, n_chips: int) -> int:
+    return max(1, min(job.cfg.chips.workers, n_chips // job.cfg.chips.min_chips_per_worker))
+
+
+def _slice_tasks(attempts: pd.DataFrame, scenes: pd.DataFrame, workers: int):
+    scene_by_key = {(s["collection"], s["scene_id"]): s for s in scenes.to_dict("records")}
+    for key, group in attempts.groupby(["collection", "scene_id"], sort=True):
+        scene = scene_by_key[key]
+        records = sorted(group.to_dict("records"), key=lambda c: _block_key(scene, c))
+        for part in np.array_split(np.arange(len(records)), workers):
+            if len(part):
+                yield SliceTask(scene=scene, candidates=[records[i] for i in part])
+
+
+def _block_key(scene: dict, cand: dict) -> tuple:
+    origin_x, origin_y = scene.get("grid_origin_x"), scene.get("grid_origin_y")
+    if origin_x is None or pd.isna(origin_x):  # no proj:transform published: keep a stable order
+        return (0, 0, cand["mmsi"])
+    return (*block_order_key(Affine(10, 0, origin_x, 0, -10, origin_y), cand["x_utm"], cand["y_utm"]), cand["mmsi"])
+
+
+def _run_tasks(job: ChipJob, tasks: list[SliceTask], vessels: dict, workers: int) -> list[dict]:
+    if workers == 1:
+        return [row for task in tasks for row in cut_slice(job, task, vessels)]
+    # spawn, not fork: the caller may run threads (servers, Dagster) that a fork would copy half-way
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        results = pool.map(cut_slice, [job] * len(tasks), tasks, [vessels] * len(tasks))
+        return [row for rows in results for row in rows]
+
+
+def cut_slice(job: ChipJob, task: SliceTask, vessels: dict[int, dict]) -> list[dict]:
+    """Cut one slice of a scene's candidates (in a worker process or inline)."""
+    scene = task.scene
     rule = RadiometryRule(scene["radiometry_rule"], float(scene["dn_scale"]), float(scene["dn_offset"]))
-    base_rows = [_base_row(job, scene, cand, rule) for cand in group.to_dict("records")]
+    base_rows = [_base_row(job, scene, cand, rule) for cand in task.candidates]
     hrefs = {a: scene[f"href_{a}"] for a in (*job.band_assets, "scl")}
+    with rasterio.Env(**GDAL_HTTP_ENV):
+        try:
+            reader = SceneReader(hrefs, rule, job.band_assets)
+        except Exception as exc:  # one unreadable scene fails only its own chips
+            log.warning("scene %s unreadable: %s", scene["scene_id"], exc)
+            return [_finish(r, "failed", f"scene_unreadable: {exc}") for r in base_rows]
+        with reader:
+            return [_attempt(job, reader, row, cand, scene, vessels) for row, cand in zip(base_rows, task.candidates)]
+
+
+def _attempt(job: ChipJob, reader: SceneReader, row: dict, cand: dict, scene: dict, vessels: dict) -> dict:
+    if cand["match_status"] != MATCH_OK:
+        return _finish(row, "dropped", cand["match_status"])
     try:
-        reader = SceneReader(hrefs, rule, job.band_assets)
-    except Exception as exc:  # one unreadable scene fails only its own chips
-        log.warning("scene %s unreadable: %s", scene.name[1], exc)
-        return [_finish(r, "failed", f"scene_unreadable: {exc}") for r in base_rows]
-    rows = []
-    with reader:
-        for row, cand in zip(base_rows, group.to_dict("records")):
-            if cand["match_status"] != MATCH_OK:
-                rows.append(_finish(row, "dropped", cand["match_status"]))
-                continue
-            try:
-                rows.append(_cut_and_write(job, reader, row, cand, scene, vessels.get(int(cand["mmsi"]), {})))
-            except Exception as exc:  # one broken chip never sinks the partition
-                log.warning("chip %s (mmsi %s, scene %s) failed: %s", row["tile_id"], row["mmsi"], row["scene_id"], exc)
-                rows.append(_finish(row, "failed", f"{type(exc).__name__}: {exc}"))
-    return rows
+        return _cut_and_write(job, reader, row, cand, scene, vessels.get(int(cand["mmsi"]), {}))
+    except Exception as exc:  # one broken chip never sinks the partition
+        log.warning("chip %s (mmsi %s, scene %s) failed: %s", row["tile_id"], row["mmsi"], row["scene_id"], exc)
+        return _finish(row, "failed", f"{type(exc).__name__}: {exc}")
 
 
-def _base_row(job: ChipJob, scene: pd.Series, cand: dict, rule: RadiometryRule) -> dict:
+def _base_row(job: ChipJob, scene: dict, cand: dict, rule: RadiometryRule) -> dict:
     return {
         "tile_id": ids.tile_id(cand["mmsi"], cand["acq_time"], cand["lat"], cand["lon"]),
         "mmsi": int(cand["mmsi"]),
-        "scene_id": scene.name[1],
-        "collection": scene.name[0],
+        "scene_id": scene["scene_id"],
+        "collection": scene["collection"],
         "acq_time": cand["acq_time"],
         "split": ids.split_for_mmsi(cand["mmsi"], job.cfg.splits.train, job.cfg.splits.val),
         "lon": float(cand["lon"]),
@@ -127,6 +174,7 @@ def _base_row(job: ChipJob, scene: pd.Series, cand: dict, rule: RadiometryRule) 
         "quicklook_path": None,
         "meta_path": None,
         "label_path": None,
+        "mask_path": None,
     }
 
 
@@ -134,59 +182,29 @@ def _finish(row: dict, status: str, reason: str | None) -> dict:
     return {**row, "status": status, "reason": reason}
 
 
-def _cut_and_write(job: ChipJob, reader: SceneReader, row: dict, cand: dict, scene: pd.Series, vessel: dict) -> dict:
-    chip = reader.cut(row["x_utm"], row["y_utm"], job.cfg.chips.size)
-    fractions = chip.fractions()
-    row = {**row, **fractions, "ship_row": chip.ship_row, "ship_col": chip.ship_col, "edge_padded": chip.edge_padded}
-    if fractions["valid_fraction"] < job.cfg.chips.min_valid_fraction:
-        return _finish(row, "dropped", "mostly_outside_valid_data")
+def _cut_and_write(job: ChipJob, reader: SceneReader, row: dict, cand: dict, scene: dict, vessel: dict) -> dict:
+    chips_cfg = job.cfg.chips
+    chip = reader.cut(row["x_utm"], row["y_utm"], chips_cfg.size)
+    masks = derive_masks(chip.reflectance, chip.scl, chip.band_assets, chips_cfg.ndwi_water_threshold)
+    qa = masks.fractions(chips_cfg.gating.centre_px)
+    row = {**row, **{k: qa[k] for k in ("valid_fraction", "cloud_fraction", "land_fraction", "water_fraction")},
+           "ship_row": chip.ship_row, "ship_col": chip.ship_col, "edge_padded": chip.edge_padded}
+    reason = gate(qa, chips_cfg.gating)
+    if reason:
+        return _finish(row, "dropped", reason)
     split, mmsi, tile = row["split"], row["mmsi"], row["tile_id"]
-    paths = {
-        "tif_path": layout.chip_tif(split, mmsi, job.day, tile),
-        "meta_path": layout.chip_metadata(split, mmsi, job.day, tile),
-        "label_path": layout.label_json(split, mmsi, job.day, tile),
-        "quicklook_path": layout.chip_quicklook(split, mmsi, job.day, tile) if job.cfg.chips.quicklook else None,
-    }
-    products.write_cog(job.storage, paths["tif_path"], chip)
-    if paths["quicklook_path"]:
-        job.storage.write_bytes(paths["quicklook_path"], products.quicklook_jpeg(chip))
-    products.write_json(job.storage, paths["label_path"], products.label_document(tile, chip, cand, vessel))
-    products.write_json(job.storage, paths["meta_path"], metadata_document(job, row, chip, cand, scene, vessel))
-    return _finish({**row, **paths}, "ok", None)
-
-
-def metadata_document(job: ChipJob, row: dict, chip: ChipArrays, cand: dict, scene: pd.Series, vessel: dict) -> dict:
-    """The chip's metadata JSON (SPEC-NOTES §5). Run id and wall-clock time are kept out of the
-    file so re-runs are byte-identical; they live in the table's lineage record instead."""
-    size = chip.reflectance.shape[1]
-    t = chip.transform
-    west, north = t.c, t.f
-    east, south = west + size * t.a, north + size * t.e
-    clean = products._clean
-    return {
-        "schema_version": products.METADATA_SCHEMA_VERSION,
-        "tile_id": row["tile_id"],
-        "split": row["split"],
-        "vessel": {"mmsi": row["mmsi"], "name": vessel.get("ship_name"), "imo": vessel.get("imo"),
-                   "call_sign": vessel.get("call_sign"), "ship_type": vessel.get("ship_type"),
-                   "length_m": vessel.get("length_m"), "beam_m": vessel.get("beam_m")},
-        "ais": {"interpolation_method": row["interp_method"], "gap_before_s": clean(row["gap_before_s"]),
-                "gap_after_s": clean(row["gap_after_s"]), "position_uncertainty_m": round(row["uncertainty_m"], 3),
-                "position_uncertainty_px": round(row["uncertainty_m"] / abs(t.a), 3),
-                "lon": round(row["lon"], 7), "lat": round(row["lat"], 7),
-                "sog_kn": clean(cand.get("sog_kn")), "cog_deg": clean(cand.get("cog_deg"))},
-        "scene": {"id": row["scene_id"], "collection": row["collection"],
-                  "datetime": pd.Timestamp(row["acq_time"]).isoformat(), "platform": clean(scene["platform"]),
-                  "mgrs_tile": clean(scene["mgrs_tile"]), "processing_baseline": clean(scene["processing_baseline"]),
-                  "radiometry_rule": row["radiometry_rule"], "dn_scale": float(scene["dn_scale"]),
-                  "dn_offset": float(scene["dn_offset"]), "cloud_cover": clean(scene["cloud_cover"]),
-                  "sun_azimuth": clean(scene["sun_azimuth"]), "sun_elevation": clean(scene["sun_elevation"]),
-                  "assets": {a: scene[f"href_{a}"] for a in (*job.band_assets, "scl")}},
-        "chip": {"crs": f"EPSG:{row['epsg']}", "transform": [t.a, t.b, t.c, t.d, t.e, t.f], "width": size, "height": size,
-                 "gsd_m": abs(t.a), "dtype": "float32", "units": "reflectance", "nodata": "NaN",
-                 "bands": [{"name": BAND_NAMES[a], "asset": a, "wavelength_um": WAVELENGTHS_UM[a]} for a in chip.band_assets],
-                 "ship_pixel": {"row": round(chip.ship_row, 3), "col": round(chip.ship_col, 3)},
-                 "bbox_utm": [west, south, east, north], "edge_padded": chip.edge_padded},
-        "qa": {k: clean(round(v, 6)) for k, v in chip.fractions().items()},
-        "provenance": {"software": "shipchips", "software_version": __version__, "config_hash": job.cfg.digest()},
-    }
+    row.update(
+        tif_path=layout.chip_tif(split, mmsi, job.day, tile),
+        mask_path=layout.chip_masks(split, mmsi, job.day, tile),
+        meta_path=layout.chip_metadata(split, mmsi, job.day, tile),
+        label_path=layout.label_json(split, mmsi, job.day, tile),
+        quicklook_path=layout.chip_quicklook(split, mmsi, job.day, tile) if chips_cfg.quicklook else None,
+    )
+    products.write_cog(job.storage, row["tif_path"], chip)
+    products.write_masks(job.storage, row["mask_path"], chip, masks)
+    if row["quicklook_path"]:
+        job.storage.write_bytes(row["quicklook_path"], products.quicklook_jpeg(chip))
+    products.write_json(job.storage, row["label_path"], documents.label_document(tile, chip, cand, vessel))
+    meta = documents.metadata_document(row, chip, cand, scene, vessel, qa, job.cfg.digest())
+    products.write_json(job.storage, row["meta_path"], meta)
+    return _finish(row, "ok", None)

@@ -39,6 +39,10 @@ def chip_metadata(split: str, mmsi: int, day: date, tile_id: str) -> str:
     return f"{chip_dir(split, mmsi, day)}/{tile_id}.json"
 
 
+def chip_masks(split: str, mmsi: int, day: date, tile_id: str) -> str:
+    return f"{chip_dir(split, mmsi, day)}/{tile_id}_masks.tif"
+
+
 def label_json(split: str, mmsi: int, day: date, tile_id: str) -> str:
     return f"labels/{split}/{mmsi}/{day.isoformat()}/{tile_id}_label.json"
 

@@ -58,7 +58,8 @@ def scene_rows(items: Iterable[dict]) -> pd.DataFrame:
     for col in ("epsg",):
         df[col] = df[col].astype("Int64")
     df["boa_offset_applied"] = df["boa_offset_applied"].astype("boolean")
-    for col in ("dn_scale", "dn_offset", "cloud_cover", "min_lon", "min_lat", "max_lon", "max_lat", "sun_azimuth", "sun_elevation"):
+    for col in ("dn_scale", "dn_offset", "cloud_cover", "min_lon", "min_lat", "max_lon", "max_lat", "sun_azimuth",
+                "sun_elevation", "grid_origin_x", "grid_origin_y"):
         df[col] = df[col].astype("float64")
     return df.sort_values(["collection", "datetime", "scene_id"]).reset_index(drop=True)
 
@@ -76,6 +77,12 @@ def _mgrs(props: dict) -> str | None:
         return grid[5:]
     parts = [props.get("mgrs:utm_zone"), props.get("mgrs:latitude_band"), props.get("mgrs:grid_square")]
     return "".join(str(p) for p in parts) if all(p is not None for p in parts) else None
+
+
+def _grid_origin(asset: dict) -> dict:
+    t = asset.get("proj:transform")
+    ok = isinstance(t, list) and len(t) >= 6
+    return {"grid_origin_x": float(t[2]) if ok else None, "grid_origin_y": float(t[5]) if ok else None}
 
 
 def _problems(item: dict, props: dict) -> list[str]:
@@ -121,6 +128,7 @@ def _row(item: dict) -> dict:
         "sun_elevation": props.get("view:sun_elevation"),
         **{f"href_{a}": (assets.get(a) or {}).get("href") for a in SCENE_ASSETS},
         "item_href": self_link,
+        **_grid_origin(assets.get("blue") or {}),
         "status": "invalid" if problems else "ok",
         "reason": "; ".join(problems) if problems else None,
     }

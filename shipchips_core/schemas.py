@@ -113,6 +113,9 @@ S2_SCENE_METADATA = pa.DataFrameSchema(
         "sun_elevation": _col("float64", nullable=True),
         **{f"href_{a}": _col(object, nullable=True) for a in SCENE_ASSETS},
         "item_href": _col(object, nullable=True),
+        # top-left corner of the 10 m grid (from proj:transform): lets chips be sorted by block
+        "grid_origin_x": _col("float64", nullable=True),
+        "grid_origin_y": _col("float64", nullable=True),
         "status": _col(str, pa.Check.isin(["ok", "invalid"])),
         "reason": _col(object, nullable=True),
     },
@@ -151,11 +154,13 @@ _CHIP_COLUMNS = {
     "quicklook_path": _col(object, nullable=True),
     "meta_path": _col(object, nullable=True),
     "label_path": _col(object, nullable=True),
+    "mask_path": _col(object, nullable=True),
 }
 
 
 def _ok_rows_have_files(df: pd.DataFrame) -> pd.Series:
-    return (df["status"] != "ok") | (df["tif_path"].notna() & df["meta_path"].notna() & df["label_path"].notna())
+    has_files = df["tif_path"].notna() & df["meta_path"].notna() & df["label_path"].notna() & df["mask_path"].notna()
+    return (df["status"] != "ok") | has_files
 
 
 CHIPS = pa.DataFrameSchema(
@@ -177,6 +182,7 @@ TILE_INDEX = pa.DataFrameSchema(
         "tif_path": _col(str),
         "meta_path": _col(str),
         "label_path": _col(str),
+        "mask_path": _col(str),
         "mgrs_tile": _col(object, nullable=True),
         "platform": _col(object, nullable=True),
         "scene_cloud_cover": _col("float64", nullable=True),

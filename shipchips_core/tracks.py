@@ -40,7 +40,8 @@ def interpolate_positions(fixes: pd.DataFrame, targets: pd.DataFrame, max_gap_s:
     """Positions of `targets` (columns mmsi, time_utc) from `fixes` (ais_snapshots rows).
 
     Returns one row per target, in target order: lon, lat, method, gap_before_s, gap_after_s,
-    uncertainty_m, sog_kn, cog_deg, heading_deg.
+    uncertainty_m, sog_kn, cog_deg, heading_deg, and the fixes used (fix_before_*, fix_after_*:
+    time, lon, lat; NaN/NaT for a side that was not used).
     """
     n = len(targets)
     out = _empty_result(n)
@@ -71,7 +72,15 @@ def interpolate_positions(fixes: pd.DataFrame, targets: pd.DataFrame, max_gap_s:
     _fill_linear(out, cols, b, a, gap_b, gap_a, use_b & use_a)
     _fill_dead_reckoning(out, cols, b, gap_b, use_b & ~use_a, METHOD_DR_FORWARD, sign=1.0)
     _fill_dead_reckoning(out, cols, a, gap_a, use_a & ~use_b, METHOD_DR_BACKWARD, sign=-1.0)
+    _record_fixes(out, "fix_before", b, use_b & (out["method"] != METHOD_NONE).to_numpy(), f_ms, cols)
+    _record_fixes(out, "fix_after", a, use_a & (out["method"] != METHOD_NONE).to_numpy(), f_ms, cols)
     return out
+
+
+def _record_fixes(out, prefix, idx, used, f_ms, cols) -> None:
+    out[f"{prefix}_time"] = pd.to_datetime(np.where(used, f_ms[idx], 0), unit="ms", utc=True).where(used, pd.NaT)
+    out[f"{prefix}_lon"] = np.where(used, cols["lon"][idx], np.nan)
+    out[f"{prefix}_lat"] = np.where(used, cols["lat"][idx], np.nan)
 
 
 def _fill_linear(out, cols, b, a, gap_b, gap_a, sel) -> None:
@@ -137,5 +146,8 @@ def _empty_result(n: int) -> pd.DataFrame:
             "sog_kn": nan.copy(),
             "cog_deg": nan.copy(),
             "heading_deg": nan.copy(),
+            **{f"{side}_{c}": nan.copy() for side in ("fix_before", "fix_after") for c in ("lon", "lat")},
+            "fix_before_time": pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]"),
+            "fix_after_time": pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]"),
         }
     )

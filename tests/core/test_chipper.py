@@ -6,6 +6,7 @@ import rasterio
 from affine import Affine
 
 from shipchips_core.chipper import SceneReader, chip_origin
+from shipchips_core.masks import derive_masks
 from shipchips_core.radiometry import DN_DIV_10000, DN_MINUS_1000
 
 ORIGIN_X, ORIGIN_Y = 500_000.0, 5_800_000.0
@@ -76,7 +77,8 @@ def test_window_crossing_the_scene_edge_is_padded_with_nodata(scene):
     assert np.isnan(chip.reflectance[:, :, : 128 - 50]).all()
     assert np.isfinite(chip.reflectance[:, :, 128 - 50 :]).all()
     assert (chip.scl[:, : 128 - 50] == 0).all()
-    assert chip.fractions()["valid_fraction"] == pytest.approx((256 - 78) / 256)
+    masks = derive_masks(chip.reflectance, chip.scl, chip.band_assets, ndwi_threshold=0.0)
+    assert masks.fractions(32)["valid_fraction"] == pytest.approx((256 - 78) / 256)
 
 
 def test_dn_zero_is_nan_not_zero_reflectance():

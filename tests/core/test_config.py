@@ -26,6 +26,7 @@ def test_env_override_changes_only_the_named_key(shipped_config):
     [
         ("chips: {size: big}", "chips.size"),
         ("chips: {stack: rgb}", "chips.stack"),
+        ("chips: {gating: {max_cloud_fraction: 2}}", "chips.gating.max_cloud_fraction"),
         ("stac: {max_cloud_cover: 130}", "stac.max_cloud_cover"),
         ("areas: [{name: x, bbox: [5, 52, 4, 53]}]", "areas[0].bbox"),
         ("plan: {lag_dayz: 3}", "plan.lag_dayz"),
@@ -41,5 +42,5 @@ def test_bad_values_fail_naming_the_key(tmp_path, text, key):
 
 def test_digest_changes_with_a_value():
     a = load_config(None, environ={})
-    b = load_config(None, environ={"SHIPCHIPS__CHIPS__MIN_VALID_FRACTION": "0.7"})
+    b = load_config(None, environ={"SHIPCHIPS__CHIPS__GATING__MAX_CLOUD_FRACTION": "0.7"})
     assert a.digest() != b.digest()

@@ -12,7 +12,8 @@ from rasterio.crs import CRS
 from shipchips_core.chipper import RGBN_ASSETS, ChipArrays
 from shipchips_core.config import MatchingConfig
 from shipchips_core.matching import match_candidates
-from shipchips_core.products import oriented_box, quicklook_jpeg
+from shipchips_core.documents import oriented_box
+from shipchips_core.products import quicklook_jpeg
 
 T = pd.Timestamp("2026-06-15T10:14:25Z")
 FOOTPRINT = "POLYGON ((3.5 52.0, 4.0 52.0, 4.0 52.3, 3.5 52.3, 3.5 52.0))"

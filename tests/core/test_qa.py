@@ -69,7 +69,8 @@ def chip(tile_id: str, status: str, reason=None, **overrides) -> dict:
     }
     if status == "ok":
         row |= {"tif_path": f"chips/{tile_id}.tif", "meta_path": f"chips/{tile_id}.json",
-                "label_path": f"labels/{tile_id}.json", "quicklook_path": f"chips/{tile_id}_quicklook.jpg"}
+                "label_path": f"labels/{tile_id}.json", "quicklook_path": f"chips/{tile_id}_quicklook.jpg",
+                "mask_path": f"chips/{tile_id}_masks.tif"}
     row.update(overrides)
     return row
 

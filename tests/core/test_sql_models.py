@@ -28,6 +28,7 @@ def tile(tile_id: str, mmsi: int, scene_id: str, acq_time: str, **overrides) -> 
         "tif_path": f"chips/train/{mmsi}/{tile_id}.tif",
         "quicklook_path": f"chips/train/{mmsi}/{tile_id}_quicklook.jpg",
         "meta_path": f"chips/train/{mmsi}/{tile_id}.json", "label_path": f"labels/train/{mmsi}/{tile_id}_label.json",
+        "mask_path": f"chips/train/{mmsi}/{tile_id}_masks.tif",
         "mgrs_tile": "31UFU", "platform": "sentinel-2a", "scene_cloud_cover": 5.0, "vessel_name": "ALPHA",
         "ship_type": 70, "length_m": 100.0, "beam_m": 20.0,
     }
