@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 CONFIG_ENV = "SHIPCHIPS_CONFIG"
+EXECUTION_ONLY_CHIP_KEYS = ("workers", "min_chips_per_worker")
 OVERRIDE_PREFIX = "SHIPCHIPS__"
 
 
@@ -183,8 +184,13 @@ class Config:
             raise ConfigError("areas must hold at least one area of interest")
 
     def digest(self) -> str:
-        """A short hash of the effective config, recorded as provenance in every chip."""
-        blob = json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
+        """A short hash of the settings that shape the products, recorded as provenance in every
+        chip. Where they are stored and how many processes make them change no byte: left out."""
+        settings = dataclasses.asdict(self)
+        settings.pop("dataset_root")
+        for key in EXECUTION_ONLY_CHIP_KEYS:
+            settings["chips"].pop(key)
+        blob = json.dumps(settings, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

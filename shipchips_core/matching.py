@@ -18,9 +18,24 @@ from .tracks import METHOD_NONE, interpolate_positions
 MATCH_OK = "ok"
 
 
-def candidate_pairs(plan: pd.DataFrame, scenes: pd.DataFrame) -> pd.DataFrame:
-    """(plan row, ok scene) pairs whose scene datetime lies in the plan window."""
-    ok = scenes[scenes["status"] == "ok"]
+def distinct_acquisitions(scenes: pd.DataFrame, collections: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The ok scenes with one item per acquisition (MGRS tile + sensing second).
+
+    Earth Search serves the same granule in `sentinel-2-l2a` and `sentinel-2-c1-l2a`; chipping both
+    would make two chips of one observation (one tile_id). The collection listed first in the
+    config wins; scenes without an MGRS tile are all kept.
+    """
+    ok = scenes[scenes["status"] == "ok"].copy()
+    rank = {c: i for i, c in enumerate(collections)}
+    ok["_rank"] = ok["collection"].map(rank).fillna(len(rank))
+    ok["_acq"] = ok["mgrs_tile"].fillna(ok["scene_id"]) + "@" + ok["datetime"].dt.floor("s").astype(str)
+    ok = ok.sort_values(["_rank", "collection", "scene_id"]).drop_duplicates("_acq", keep="first")
+    return ok.drop(columns=["_rank", "_acq"]).sort_index()
+
+
+def candidate_pairs(plan: pd.DataFrame, scenes: pd.DataFrame, collections: tuple[str, ...] = ()) -> pd.DataFrame:
+    """(plan row, distinct ok scene) pairs whose scene datetime lies in the plan window."""
+    ok = distinct_acquisitions(scenes, collections)
     if plan.empty or ok.empty:
         return pd.DataFrame(columns=["plan_id", "mmsi", "scene_id", "collection", "acq_time", "epsg", "footprint_wkt"])
     pairs = plan[["plan_id", "mmsi", "window_start", "window_end"]].merge(
@@ -31,9 +46,12 @@ def candidate_pairs(plan: pd.DataFrame, scenes: pd.DataFrame) -> pd.DataFrame:
     return pairs.drop(columns=["window_start", "window_end"]).reset_index(drop=True)
 
 
-def match_candidates(plan: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame, cfg: MatchingConfig) -> pd.DataFrame:
-    """Every candidate with its interpolated position, scene-CRS coordinates and match status."""
-    pairs = candidate_pairs(plan, scenes)
+def match_candidates(
+    plan: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame, cfg: MatchingConfig, collections: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """Every candidate with its interpolated position, scene-CRS coordinates and match status;
+    `collections` (the configured order) decides which item of a duplicated acquisition is used."""
+    pairs = candidate_pairs(plan, scenes, collections)
     pos = interpolate_positions(ais, pairs.rename(columns={"acq_time": "time_utc"})[["mmsi", "time_utc"]], cfg.max_gap_seconds)
     out = pd.concat([pairs, pos], axis=1)
     out["x_utm"], out["y_utm"] = np.nan, np.nan

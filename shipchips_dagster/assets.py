@@ -75,7 +75,9 @@ def chips(
 ) -> pd.DataFrame:
     """One row per chip attempt; the chip files themselves go to the dataset root."""
     cfg = shipchips.config
-    candidates = matching.match_candidates(acquisition_plan, s2_scene_metadata, ais_snapshots, cfg.matching)
+    candidates = matching.match_candidates(
+        acquisition_plan, s2_scene_metadata, ais_snapshots, cfg.matching, cfg.stac.collections
+    )
     job = chipping.ChipJob(shipchips.storage, partition_day(context), cfg)
     df, unpositioned = chipping.cut_partition(job, candidates, s2_scene_metadata, ais_snapshots)
     outcome = Counter(df["status"]) + Counter({f"reason/{r}": n for r, n in Counter(df["reason"].dropna()).items()})

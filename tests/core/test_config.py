@@ -44,3 +44,9 @@ def test_digest_changes_with_a_value():
     a = load_config(None, environ={})
     b = load_config(None, environ={"SHIPCHIPS__CHIPS__GATING__MAX_CLOUD_FRACTION": "0.7"})
     assert a.digest() != b.digest()
+
+
+def test_digest_ignores_settings_that_change_no_output():
+    a = load_config(None, environ={})
+    b = load_config(None, environ={"SHIPCHIPS__CHIPS__WORKERS": "7", "SHIPCHIPS__DATASET_ROOT": "/elsewhere"})
+    assert a.digest() == b.digest()

@@ -21,6 +21,7 @@ FOOTPRINT = "POLYGON ((3.5 52.0, 4.0 52.0, 4.0 52.3, 3.5 52.3, 3.5 52.0))"
 
 def _scenes():
     return pd.DataFrame({"scene_id": ["S2A_X"], "collection": ["sentinel-2-l2a"], "datetime": [T], "epsg": [32631],
+                         "mgrs_tile": ["31UES"],
                          "footprint_wkt": [FOOTPRINT], "status": ["ok"]})
 
 
@@ -78,3 +79,13 @@ def test_quicklook_is_rgb_stretched_and_black_on_nodata():
     assert img[10, 10, 0] > 200 and img[10, 40, 0] < 60  # red channel: bright left, dark right
     assert img[56, 56].max() < 40
     assert quicklook_jpeg(chip) == quicklook_jpeg(chip)
+
+
+def test_the_same_acquisition_in_two_collections_is_matched_once():
+    scenes = pd.concat([_scenes().assign(mgrs_tile="31UES"),
+                        _scenes().assign(mgrs_tile="31UES", scene_id="S2A_T31UES_X", collection="sentinel-2-c1-l2a")])
+    ais = pd.DataFrame([_fix(244000001, -5, 3.8, 52.1), _fix(244000001, 5, 3.8002, 52.1)])
+    out = match_candidates(_plan([244000001]), scenes, ais, MatchingConfig(), ("sentinel-2-c1-l2a", "sentinel-2-l2a"))
+    assert list(out.collection) == ["sentinel-2-c1-l2a"]
+    out = match_candidates(_plan([244000001]), scenes, ais, MatchingConfig(), ("sentinel-2-l2a", "sentinel-2-c1-l2a"))
+    assert list(out.collection) == ["sentinel-2-l2a"]
