@@ -30,6 +30,11 @@ def scene(tmp_path_factory):
         dn = (1000 + (rows % 100) * 10 + cols % 10 + i).astype("uint16")
         _write(d / f"{asset}.tif", dn, 10.0, "uint16")
         hrefs[asset] = str(d / f"{asset}.tif")
+    swir = np.full((SIZE10 // 2, SIZE10 // 2), 1040, dtype="uint16")
+    swir[100, 150] = 3000  # one bright 20 m pixel at a known position
+    for asset in ("swir16", "swir22"):
+        _write(d / f"{asset}.tif", swir, 20.0, "uint16")
+        hrefs[asset] = str(d / f"{asset}.tif")
     scl = np.full((SIZE10 // 2, SIZE10 // 2), 6, dtype="uint8")
     scl[100, 150] = 9  # one cloud pixel at a known 20 m position
     _write(d / "scl.tif", scl, 20.0, "uint8")
@@ -85,3 +90,18 @@ def test_dn_zero_is_nan_not_zero_reflectance():
     dn = np.array([[0, 1000, 1500]], dtype="uint16")
     out = DN_MINUS_1000.apply(dn)
     assert np.isnan(out[0, 0]) and out[0, 1] == pytest.approx(0, abs=1e-7) and out[0, 2] == pytest.approx(0.05)
+
+
+def test_swir_from_20m_peaks_on_the_right_10m_pixels(scene):
+    # odd window offset: the 20 m window starts half a 20 m pixel off the chip's edge
+    x, y = ORIGIN_X + 3010.0, ORIGIN_Y - 2010.0
+    assets = ("blue", "green", "red", "nir", "swir16", "swir22")
+    with SceneReader(scene, DN_MINUS_1000, assets) as reader:
+        chip = reader.cut(x, y, 256)
+    row0 = round((ORIGIN_Y - y) / 10) - 128
+    col0 = round((x - ORIGIN_X) / 10) - 128
+    swir = chip.reflectance[4]
+    peak = np.argwhere(swir == swir.max()).tolist()
+    assert peak == [[r - row0, c - col0] for r in (200, 201) for c in (300, 301)]
+    assert swir[0, 0] == pytest.approx(0.004, abs=1e-6)  # flat background: (1040 - 1000) / 10000
+    assert swir.dtype == np.float32 and np.isfinite(swir).all()
