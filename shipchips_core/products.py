@@ -57,10 +57,13 @@ def quicklook_jpeg(chip: ChipArrays) -> bytes:
     valid = np.isfinite(rgb).all(axis=0)
     out = np.zeros(rgb.shape[1:] + (3,), dtype=np.uint8)
     if valid.any():
-        lo, hi = np.percentile(rgb[:, valid], [2, 98])
-        scale = 255.0 / max(hi - lo, 1e-6)
-        stretched = np.clip((np.nan_to_num(rgb, nan=lo) - lo) * scale, 0, 255).astype(np.uint8)
-        out = np.moveaxis(stretched, 0, -1)
+        # the stretch limits from every other row and column: a quarter of the work, the same picture
+        sample = rgb[:, ::2, ::2][:, valid[::2, ::2]]
+        lo, hi = np.percentile(sample if sample.size else rgb[:, valid], [2, 98])
+        scale = np.float32(255.0 / max(hi - lo, 1e-6))
+        stretched = (rgb - np.float32(lo)) * scale
+        np.clip(stretched, 0, 255, out=stretched)
+        out = np.moveaxis(np.nan_to_num(stretched, nan=0.0).astype(np.uint8), 0, -1)
         out[~valid] = 0
     buf = io.BytesIO()
     Image.fromarray(out, "RGB").save(buf, format="JPEG", quality=90, optimize=False)

@@ -105,3 +105,12 @@ def test_swir_from_20m_peaks_on_the_right_10m_pixels(scene):
     assert peak == [[r - row0, c - col0] for r in (200, 201) for c in (300, 301)]
     assert swir[0, 0] == pytest.approx(0.004, abs=1e-6)  # flat background: (1040 - 1000) / 10000
     assert swir.dtype == np.float32 and np.isfinite(swir).all()
+
+
+def test_the_read_environment_keeps_a_real_block_cache():
+    from rasterio._env import get_gdal_config
+
+    from shipchips_core.chipper import GDAL_HTTP_ENV
+
+    with rasterio.Env(**GDAL_HTTP_ENV):
+        assert get_gdal_config("GDAL_CACHEMAX") >= 256 * 1024 * 1024
