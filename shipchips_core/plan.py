@@ -66,3 +66,9 @@ def search_window(plan: pd.DataFrame) -> tuple[datetime, datetime] | None:
     if plan.empty:
         return None
     return plan["window_start"].min().to_pydatetime(), plan["window_end"].max().to_pydatetime()
+
+
+def matured_days(days: list[date], today: date, lag_days: int) -> list[date]:
+    """The days whose Sentinel-2 L2A products should all be published by `today`: L2A appears on
+    Earth Search ~1 h to ~1 day after sensing, sometimes later, so a day is searched `lag_days` on."""
+    return sorted(d for d in days if (today - d).days >= lag_days)
