@@ -116,12 +116,14 @@ def _vessel_columns(world: World, i: int, v: Vessel, start: datetime, end: datet
 
 
 def _motion(world: World, v: Vessel, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """SOG, COG and true heading at times `t`: evaluated once per track segment, then indexed."""
-    times = v.track.times
-    seg_starts = times[:-1] if len(times) > 1 else times
-    seg = np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(seg_starts) - 1)
+    """SOG, COG and true heading at times `t`: evaluated once per track segment, then indexed.
+    Each segment is sampled at its midpoint: at its start, a float→datetime round trip can fall a
+    microsecond short of the vertex and pick the previous segment."""
+    times = np.asarray(v.track.times)
+    probes = (times[:-1] + times[1:]) / 2 if len(times) > 1 else times
+    seg = np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(probes) - 1)
     per_seg = np.array(
-        [(*v.track.sog_cog(s), world.heading_deg(v.mmsi, datetime.fromtimestamp(s, timezone.utc))) for s in seg_starts]
+        [(*v.track.sog_cog(s), world.heading_deg(v.mmsi, datetime.fromtimestamp(s, timezone.utc))) for s in probes]
     )
     return per_seg[seg, 0], per_seg[seg, 1], per_seg[seg, 2]
 

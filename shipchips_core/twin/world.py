@@ -251,14 +251,17 @@ class World:
         # where along the lane the vessel is at t_ref: inside the world's middle 80 %
         s_ref = rng.uniform(0.25, 0.75) * lane_len
         px, py = x0 + ux * s_ref - uy * off, y0 + uy * s_ref + ux * off
-        # straight constant-speed track spanning every world day
+        # a track spanning every world day; every MANOEUVRE_EVERY-th vessel dog-legs near the overpass
         span = (len(self.spec.days) + 2) * 86_400.0
-        t_start, t_end = t_ref - span, t_ref + span
-        track = Track(
-            times=(t_start, t_end),
-            xs=(px + ux * speed * (t_start - t_ref), px + ux * speed * (t_end - t_ref)),
-            ys=(py + uy * speed * (t_start - t_ref), py + uy * speed * (t_end - t_ref)),
-        )
+        if i % MANOEUVRE_EVERY == MANOEUVRE_EVERY - 1:
+            mrng = np.random.default_rng([self.spec.seed, i, 1])  # its own stream: other vessels unchanged
+            track = _dog_leg_track((px, py), (ux, uy), speed, t_ref, span, mrng)
+        else:
+            track = Track(
+                times=(t_ref - span, t_ref + span),
+                xs=(px - ux * speed * span, px + ux * speed * span),
+                ys=(py - uy * speed * span, py + uy * speed * span),
+            )
         return Vessel(nav_status=0, track=track, **ident)
 
     def _anchored_vessel(self, i: int, rng: np.random.Generator) -> Vessel:
@@ -284,14 +287,26 @@ class World:
         return cog
 
     def report_times(self, vessel: Vessel, start: datetime, end: datetime) -> np.ndarray:
-        """Epoch seconds of this vessel's position reports in [start, end): cadence with jitter."""
+        """Epoch seconds of this vessel's position reports in [start, end): cadence with jitter,
+        minus the reception gaps (`reception_gap`) a real shore network has."""
         t0, t1 = _epoch(start), _epoch(end)
         rng = np.random.default_rng([self.spec.seed, vessel.mmsi, int(t0)])
         interval = vessel.report_interval_s(t0)
         first = t0 + (vessel.report_phase_s % interval)
         base = np.arange(first, t1, interval)
         jitter = rng.uniform(-0.4, 0.4, size=base.size)
-        return np.clip(base + jitter, t0, np.nextafter(t1, t0))
+        times = np.clip(base + jitter, t0, np.nextafter(t1, t0))
+        gap = self.reception_gap(vessel)
+        return times if gap is None else times[(times < gap[0]) | (times >= gap[1])]
+
+    def reception_gap(self, vessel: Vessel) -> tuple[float, float] | None:
+        """Every GAP_EVERY-th moving vessel goes unheard for 2–6 minutes around the overpass."""
+        if vessel.nav_status == 1 or vessel.mmsi % GAP_EVERY:
+            return None
+        rng = np.random.default_rng([self.spec.seed, vessel.mmsi, 2])
+        day0 = datetime.combine(self.spec.days[0], datetime.min.time(), timezone.utc)
+        start = _epoch(day0) + 10.25 * 3600 + rng.uniform(-900, 600)
+        return start, start + rng.uniform(120, 360)
 
     def gps_noise_m(self, vessel: Vessel, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Small deterministic GNSS noise (σ = 2 m) added to reported positions."""
@@ -347,6 +362,43 @@ class World:
             if west <= x < east and south < y <= north:
                 found.append((v, float(x), float(y)))
         return found
+
+
+MANOEUVRE_EVERY = 4
+GAP_EVERY = 5
+TURN_RADIUS_M = 3_000.0
+ARC_SEGMENTS = 8
+
+
+def _dog_leg_track(p_ref, u, speed, t_ref, span, rng) -> Track:
+    """Straight, then a gentle turn away from the lane, a leg, a turn back and on at a new speed.
+
+    The manoeuvre starts up to 15 minutes before the reference instant, so it is often under way
+    when Sentinel-2 passes: the case linear interpolation between fixes must still get right.
+    """
+    (px, py), (ux, uy) = p_ref, u
+    nx, ny = -uy, ux  # left of the lane direction
+    theta = np.radians(rng.uniform(15, 35)) * rng.choice([-1, 1])
+    leg_m, new_speed = rng.uniform(800, 2_000), speed * rng.uniform(0.6, 1.3)
+    t_m = t_ref + rng.uniform(-900, 300)
+    x, y, t = px + ux * speed * (t_m - t_ref), py + uy * speed * (t_m - t_ref), t_m
+    times, xs, ys = [t_ref - span, t], [x - ux * speed * (t - t_ref + span), x], [y - uy * speed * (t - t_ref + span), y]
+
+    def go(heading: float, length: float, v: float) -> None:
+        nonlocal x, y, t
+        x += length * (ux * np.cos(heading) + nx * np.sin(heading))
+        y += length * (uy * np.cos(heading) + ny * np.sin(heading))
+        t += length / v
+        times.append(t), xs.append(x), ys.append(y)
+
+    ds = TURN_RADIUS_M * abs(theta) / ARC_SEGMENTS
+    for k in range(ARC_SEGMENTS):
+        go(theta * (k + 0.5) / ARC_SEGMENTS, ds, speed)
+    go(theta, leg_m, (speed + new_speed) / 2)
+    for k in range(ARC_SEGMENTS):
+        go(theta * (1 - (k + 0.5) / ARC_SEGMENTS), ds, new_speed)
+    go(0.0, new_speed * (t_ref + span - t), new_speed)
+    return Track(times=tuple(times), xs=tuple(xs), ys=tuple(ys))
 
 
 def _epoch(when: datetime) -> float:
