@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 from dagster_pandera import pandera_schema_to_dagster_type
 
-from shipchips_core import chipping, index, layout, matching, plan, qa, scenes, schemas
+from shipchips_core import chipping, index, layout, matching, pending, plan, qa, scenes, schemas
 from shipchips_core.ais import clean
 
 from .io_managers import DATASET_KEY, SCHEMA_KEY
@@ -15,6 +15,8 @@ from .partitions import DAILY, partition_day
 from .resources import ShipchipsResource
 
 TABLE_IO = "table_io"
+# one Dagster type per schema (Dagster refuses two types of the same name)
+DAGSTER_TYPES = {name: pandera_schema_to_dagster_type(schema) for name, schema in schemas.SCHEMAS.items()}
 
 
 def _table_asset(name: str, schema: str | None = None, dataset: str | None = None, deps: tuple = ()):
@@ -25,10 +27,21 @@ def _table_asset(name: str, schema: str | None = None, dataset: str | None = Non
         name=name,
         partitions_def=DAILY,
         io_manager_key=TABLE_IO,
-        dagster_type=pandera_schema_to_dagster_type(schemas.SCHEMAS[schema]),
+        dagster_type=DAGSTER_TYPES[schema],
         group_name="pipeline",
         metadata=metadata,
         deps=list(deps),
+    )
+
+
+def _table_out(name: str, description: str, schema: str | None = None) -> dg.AssetOut:
+    """A table output of a multi-asset, typed and stored like `_table_asset`'s."""
+    schema = schema or name
+    return dg.AssetOut(
+        io_manager_key=TABLE_IO,
+        dagster_type=DAGSTER_TYPES[schema],
+        metadata={SCHEMA_KEY: schema},
+        description=description,
     )
 
 
@@ -48,8 +61,10 @@ def ais_snapshots(context: dg.AssetExecutionContext, shipchips: ShipchipsResourc
 @_table_asset("acquisition_plan")
 def acquisition_plan(context: dg.AssetExecutionContext, shipchips: ShipchipsResource, ais_snapshots: pd.DataFrame) -> pd.DataFrame:
     """One row per vessel of the day: its expected Sentinel-2 overpass window."""
-    cfg = shipchips.config
-    return plan.build_acquisition_plan(ais_snapshots, partition_day(context), cfg.plan, cfg.matching)
+    cfg, day = shipchips.config, partition_day(context)
+    df = plan.build_acquisition_plan(ais_snapshots, day, cfg.plan, cfg.matching)
+    context.add_output_metadata({"pending_csv_rows": pending.write_pending_csv(shipchips.storage, day, df)})
+    return df
 
 
 @_table_asset("s2_scene_metadata")
@@ -65,24 +80,34 @@ def s2_scene_metadata(context: dg.AssetExecutionContext, shipchips: ShipchipsRes
     return rows
 
 
-@_table_asset("chips")
+@dg.multi_asset(
+    outs={
+        "chips": _table_out("chips", "One row per chip attempt; the chip files themselves go to the dataset root."),
+        "plan_status": _table_out(
+            "plan_status", "The day's plan with every row's outcome: matched, no_scene, cloudy, out_of_frame or expired.",
+            schema="acquisition_plan",
+        ),
+    },
+    partitions_def=DAILY,
+    group_name="pipeline",
+)
 def chips(
     context: dg.AssetExecutionContext,
     shipchips: ShipchipsResource,
     ais_snapshots: pd.DataFrame,
     acquisition_plan: pd.DataFrame,
     s2_scene_metadata: pd.DataFrame,
-) -> pd.DataFrame:
-    """One row per chip attempt; the chip files themselves go to the dataset root."""
-    cfg = shipchips.config
+):
+    cfg, day = shipchips.config, partition_day(context)
     candidates = matching.match_candidates(
         acquisition_plan, s2_scene_metadata, ais_snapshots, cfg.matching, cfg.stac.collections
     )
-    job = chipping.ChipJob(shipchips.storage, partition_day(context), cfg)
-    df, unpositioned = chipping.cut_partition(job, candidates, s2_scene_metadata, ais_snapshots)
+    df, unpositioned = chipping.cut_partition(chipping.ChipJob(shipchips.storage, day, cfg), candidates, s2_scene_metadata, ais_snapshots)
+    resolved = plan.resolve_plan(acquisition_plan, candidates, df)
+    pending.write_pending_csv(shipchips.storage, day, None)
     outcome = Counter(df["status"]) + Counter({f"reason/{r}": n for r, n in Counter(df["reason"].dropna()).items()})
-    context.add_output_metadata(_counts_metadata(outcome + unpositioned))
-    return df
+    yield dg.Output(df, output_name="chips", metadata=_counts_metadata(outcome + unpositioned))
+    yield dg.Output(resolved, output_name="plan_status", metadata=_counts_metadata(Counter(resolved["status"])))
 
 
 @_table_asset("tile_index", dataset=layout.TILES_INDEX)

@@ -11,18 +11,18 @@ import pandas as pd
 
 from shipchips_core import schemas
 
-from .assets import PIPELINE_ASSETS, chips, tile_index
+from .assets import PIPELINE_ASSETS, tile_index
 from .partitions import DAILY
 from .resources import ShipchipsResource
 
-SCHEMA_OF = {"qa_report": "qa_summary"}
+SCHEMA_OF = {"qa_report": "qa_summary", "plan_status": "acquisition_plan"}
 
 
-def _schema_check(assets_def: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
-    name = assets_def.key.path[-1]
+def _schema_check(key: dg.AssetKey) -> dg.AssetChecksDefinition:
+    name = key.path[-1]
     schema = SCHEMA_OF.get(name, name)
 
-    @dg.asset_check(asset=assets_def, name=f"{name}_schema", partitions_def=DAILY, blocking=True,
+    @dg.asset_check(asset=key, name=f"{name}_schema", partitions_def=DAILY, blocking=True,
                     description=f"The stored partition validates against the pandera schema {schema!r}.")
     def _check(table: pd.DataFrame) -> dg.AssetCheckResult:
         df = table
@@ -35,7 +35,7 @@ def _schema_check(assets_def: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
     return _check
 
 
-@dg.asset_check(asset=chips, partitions_def=DAILY, blocking=True,
+@dg.asset_check(asset="chips", partitions_def=DAILY, blocking=True,
                 description="Every ok chip has its files in the dataset root and the ship within half a pixel of the centre.")
 def chips_files_and_centring(shipchips: ShipchipsResource, chips: pd.DataFrame) -> dg.AssetCheckResult:
     ok = chips[chips["status"] == "ok"]
@@ -61,5 +61,5 @@ def tile_index_covers_chips(tile_index: pd.DataFrame, chips: pd.DataFrame) -> dg
     )
 
 
-SCHEMA_CHECKS = [_schema_check(a) for a in PIPELINE_ASSETS]
+SCHEMA_CHECKS = [_schema_check(key) for a in PIPELINE_ASSETS for key in sorted(a.keys)]
 ALL_CHECKS = [*SCHEMA_CHECKS, chips_files_and_centring, tile_index_covers_chips]

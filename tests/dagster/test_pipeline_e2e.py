@@ -79,3 +79,14 @@ def test_daily_sql_model_counts_the_days_chips(pipeline_run):
     tiles = _table(pipeline_run, layout.TILES_INDEX)
     assert model.chips.iloc[0] == len(tiles)
     assert model.vessels.iloc[0] == tiles.mmsi.nunique()
+
+
+def test_plan_status_says_what_became_of_every_planned_vessel(pipeline_run):
+    plan = _table(pipeline_run, layout.table_dataset("acquisition_plan"))
+    status = _table(pipeline_run, layout.table_dataset("plan_status"))
+    tiles = _table(pipeline_run, layout.TILES_INDEX)
+    assert set(plan.status) == {"pending"} and status.plan_id.tolist() == plan.plan_id.tolist()
+    matched = set(status.loc[status.status == "matched", "mmsi"])
+    assert matched == set(tiles.mmsi)
+    assert not (status.status == "pending").any()
+    assert pipeline_run.storage.read_bytes("plan/pending.csv").decode().count("\n") == 1  # header only: day resolved
