@@ -31,7 +31,8 @@ def open_client(stac: StacConfig) -> Client:
         allowed_methods=None,  # POST /search is safe to repeat
     )
     io = StacApiIO(timeout=stac.timeout_seconds, max_retries=retry)
-    return Client.open(stac.url, stac_io=io)
+    # Client.open sets the IO timeout again from its own argument: give it there too
+    return Client.open(stac.url, stac_io=io, timeout=stac.timeout_seconds)
 
 
 def search_items(stac: StacConfig, bbox: tuple[float, float, float, float], start: datetime, end: datetime) -> list[dict]:

@@ -24,6 +24,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
+
+from .stac_faults import FaultMiddleware, StacFaults
 from starlette.staticfiles import StaticFiles
 
 from shipchips_core.twin.scenes import load_items
@@ -306,8 +308,8 @@ def create_app(catalog_dir: str | Path) -> Starlette:
 class StacApiTwin:
     """The STAC API on `host` and a free port (or `port`), served by uvicorn in a daemon thread."""
 
-    def __init__(self, catalog_dir: str | Path, *, host: str = "127.0.0.1", port: int = 0):
-        self.catalog_dir, self.host, self.port = Path(catalog_dir), host, port
+    def __init__(self, catalog_dir: str | Path, *, host: str = "127.0.0.1", port: int = 0, faults: StacFaults | None = None):
+        self.catalog_dir, self.host, self.port, self.faults = Path(catalog_dir), host, port, faults
         self.url: str | None = None  # http://host:port once started
         self._server = self._thread = None
 
@@ -320,7 +322,10 @@ class StacApiTwin:
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
         self.url = f"http://{self.host}:{self.port}"
-        config = uvicorn.Config(create_app(self.catalog_dir), log_level="warning", access_log=False,
+        app = create_app(self.catalog_dir)
+        if self.faults is not None:
+            app = FaultMiddleware(app, self.faults)
+        config = uvicorn.Config(app, log_level="warning", access_log=False,
                                 lifespan="off", timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},

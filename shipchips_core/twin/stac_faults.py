@@ -1,0 +1,52 @@
+"""Fault injection for the STAC twin: the failures a real catalogue shows, on demand, in order.
+
+The first `fail` search requests get an HTTP error (503 by default, as a busy Earth Search
+answers), the next `stall` ones answer only after `stall_s` seconds (a client timeout), then the
+API behaves. `seen` counts the search requests that arrived, so tests can assert the retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+
+from starlette.responses import JSONResponse
+
+
+@dataclass
+class StacFaults:
+    fail: int = 0
+    status: int = 503
+    stall: int = 0
+    stall_s: float = 0.0
+    seen: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def next_fault(self) -> str | None:
+        with self._lock:
+            self.seen += 1
+            n = self.seen
+        if n <= self.fail:
+            return "fail"
+        if n <= self.fail + self.stall:
+            return "stall"
+        return None
+
+
+class FaultMiddleware:
+    """ASGI middleware applying `StacFaults` to `/search` requests only."""
+
+    def __init__(self, app, faults: StacFaults):
+        self.app, self.faults = app, faults
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not scope["path"].endswith("/search"):
+            return await self.app(scope, receive, send)
+        fault = self.faults.next_fault()
+        if fault == "fail":
+            response = JSONResponse({"code": "ServiceUnavailable", "description": "injected fault"}, status_code=self.faults.status)
+            return await response(scope, receive, send)
+        if fault == "stall":
+            await asyncio.sleep(self.faults.stall_s)
+        return await self.app(scope, receive, send)
