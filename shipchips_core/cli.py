@@ -28,7 +28,9 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from .ais.stream import run_collector, settings_from_config
+    """Collect until SIGTERM/SIGINT, `--until` or `--max-seconds` (exit 0); a bad key or config exits 2.
+    Any other failure (e.g. the disk) exits 1 with a traceback, for the supervisor to restart it."""
+    from .ais.stream import AisStreamFatal, run_collector, settings_from_config
     from .storage import open_storage
 
     cfg = load_config(args.config)
@@ -36,13 +38,20 @@ def cmd_collect(args: argparse.Namespace) -> int:
     if not key:
         print("AISSTREAM_API_KEY is not set (environment or .env)", file=sys.stderr)
         return 2
-    stats = run_collector(
-        settings_from_config(cfg, key),
-        open_storage(cfg.dataset_root),
-        stop_at=_utc(args.until) if args.until else None,
-        max_seconds=args.max_seconds,
-    )
-    print(json.dumps(stats.__dict__ if hasattr(stats, "__dict__") else stats, default=str))
+    settings = settings_from_config(cfg, key, stats_interval_seconds=args.stats_every)
+    try:
+        stats = run_collector(
+            settings,
+            open_storage(cfg.dataset_root),
+            stop_at=_utc(args.until) if args.until else None,
+            max_seconds=args.max_seconds,
+            stop_on_server_close=False,  # a server's normal close is not the end of a live feed
+            handle_signals=True,
+        )
+    except AisStreamFatal as exc:  # its text never holds the key
+        print(f"collect: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(stats.summary(), default=str), flush=True)
     return 0
 
 
@@ -86,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     collect = sub.add_parser("collect", help="collect live AIS from aisstream.io into landing files")
     collect.add_argument("--until", help="stop at this message time (ISO, UTC)")
     collect.add_argument("--max-seconds", type=float, help="stop after this many wall seconds")
+    collect.add_argument("--stats-every", type=float, default=60.0, help="log the counters every N seconds")
     collect.set_defaults(func=cmd_collect)
     twin = sub.add_parser("twin", help="the offline twin of aisstream.io and Earth Search").add_subparsers(dest="twin_command", required=True)
     gen = twin.add_parser("generate", help="write the twin's Sentinel-2 catalogue")

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import types
 import typing
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 import yaml
@@ -45,6 +47,44 @@ class PartitionsConfig:
     start_date: str = "2024-01-01"
 
 
+ARCHIVE_FORMATS = ("noaa", "dma")
+
+
+@dataclass(frozen=True)
+class ArchiveSource:
+    """Daily archive files that feed `ais_snapshots` for the days start_date..end_date (inclusive)
+    instead of the collector's landing files: a backfill over past dates."""
+
+    # noaa: MarineCadastre AIS_YYYY_MM_DD.zip/.csv and ais-YYYY-MM-DD.csv.zst; dma: aisdk-YYYY-MM-DD.csv/.zip
+    format: str = "noaa"
+    start_date: str = "2015-01-01"
+    end_date: str = "2024-12-31"
+    # a path (relative to the working directory) or http(s) URL; `{date:%Y_%m_%d}` names the day's file
+    location: str = ""
+
+    def validate(self, key: str) -> None:
+        if self.format not in ARCHIVE_FORMATS:
+            raise ConfigError(f"{key}.format must be one of {list(ARCHIVE_FORMATS)}, got {self.format!r}")
+        start, end = _iso_date(f"{key}.start_date", self.start_date), _iso_date(f"{key}.end_date", self.end_date)
+        if end < start:
+            raise ConfigError(f"{key}.end_date {self.end_date} is before {key}.start_date {self.start_date}")
+        if not self.location:
+            raise ConfigError(f"{key}.location must name the daily files (a path or http(s) URL template)")
+        try:
+            same = self.location.format(date=start) == self.location.format(date=end + timedelta(days=1))
+        except (KeyError, IndexError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"{key}.location {self.location!r} is not a valid template ({exc!r}); "
+                              "use e.g. {date:%Y_%m_%d}") from None
+        if same and start != end:
+            raise ConfigError(f"{key}.location must contain a {{date:...}} field: it names one file for many days")
+
+    def covers(self, day: date) -> bool:
+        return date.fromisoformat(self.start_date) <= day <= date.fromisoformat(self.end_date)
+
+    def location_for(self, day: date) -> str:
+        return self.location.format(date=day)
+
+
 @dataclass(frozen=True)
 class AisConfig:
     source: str = "aisstream"
@@ -59,6 +99,8 @@ class AisConfig:
     flush_messages: int = 5000
     flush_seconds: float = 5.0
     connect_timeout_seconds: float = 10.0
+    # days covered by an entry are read from its archive files; every other day from the landing files
+    archives: tuple[ArchiveSource, ...] = ()
 
     def validate(self, key: str) -> None:
         if self.source not in ("aisstream",):
@@ -67,6 +109,23 @@ class AisConfig:
             raise ConfigError(f"{key}.url must be a ws:// or wss:// URL, got {self.url!r}")
         _positive(f"{key}.flush_messages", self.flush_messages)
         _positive(f"{key}.flush_seconds", self.flush_seconds)
+        ranges = sorted((date.fromisoformat(a.start_date), date.fromisoformat(a.end_date), i)
+                        for i, a in enumerate(self.archives))  # each entry is validated already
+        for (_, end, i), (start, _, j) in itertools.pairwise(ranges):
+            if start <= end:
+                raise ConfigError(f"{key}.archives[{max(i, j)}] overlaps {key}.archives[{min(i, j)}]: "
+                                  "a day must have one source")
+
+    def archive_for(self, day: date) -> ArchiveSource | None:
+        """The archive entry covering `day`, or None: the day is read from the landing files."""
+        return next((a for a in self.archives if a.covers(day)), None)
+
+
+def _iso_date(key: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{key} must be a date YYYY-MM-DD (quoted in YAML), got {value!r}") from None
 
 
 @dataclass(frozen=True)

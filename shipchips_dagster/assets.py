@@ -8,7 +8,7 @@ import pandas as pd
 from dagster_pandera import pandera_schema_to_dagster_type
 
 from shipchips_core import chipping, index, layout, matching, pending, plan, qa, scenes, schemas
-from shipchips_core.ais import clean
+from shipchips_core.ais import archives
 
 from .io_managers import DATASET_KEY, SCHEMA_KEY
 from .partitions import DAILY, partition_day
@@ -51,10 +51,11 @@ def _counts_metadata(counts: dict) -> dict:
 
 @_table_asset("ais_snapshots", dataset=layout.AIS_OBSERVATIONS_INDEX)
 def ais_snapshots(context: dg.AssetExecutionContext, shipchips: ShipchipsResource) -> pd.DataFrame:
-    """Every cleaned AIS position of the day inside the configured areas, with static data joined."""
+    """Every cleaned AIS position of the day inside the configured areas, with static data joined: from the
+    day's archive file when `ais.archives` covers the day, else from the collector's landing files."""
     cfg = shipchips.config
-    df, counts = clean.build_ais_snapshots(shipchips.storage, partition_day(context), cfg.areas)
-    context.add_output_metadata(_counts_metadata(counts))
+    df, counts, origin = archives.build_day(shipchips.storage, cfg.ais, partition_day(context), cfg.areas)
+    context.add_output_metadata({**_counts_metadata(counts), "ais_origin": origin})
     return df
 
 

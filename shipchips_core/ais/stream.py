@@ -1,10 +1,14 @@
-"""The aisstream.io collector: subscribe, receive, land raw lines in rolling per-day files.
+"""The aisstream.io collector: subscribe, receive, land raw lines in rolling per-day files, reconnect.
 
 Landing keeps the exact received text, one message per line, so parsing and cleaning can be re-run
-later with new rules. Files are keyed by each message's own `time_utc` day and written through
-`storage.open_write` (temporary name, renamed when complete), so readers only ever see whole files.
-Messages that cannot be parsed are counted and quarantined instead of stopping the stream.
-Reconnects and back-off are the caller's business: every failure surfaces as `AisStreamError`.
+later with new rules. Files are keyed by each message's own `time_utc` day (`landing.py`): written
+off the event loop to a temporary name and renamed when complete, so readers only see whole files.
+Malformed messages are counted by reason and quarantined; they never stop the stream.
+
+Connections come from websockets' reconnecting `connect` iterator with our `Backoff` (`reconnect.py`):
+drops (1006, 1011, a slow-reader 1008, a server's 1000 when running forever), timeouts, 5xx and 429
+are retried; a bad API key, a malformed subscription or a refused handshake raise `AisStreamFatal`.
+No error, log line or file ever contains the API key.
 """
 
 from __future__ import annotations
@@ -12,36 +16,43 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import Counter
-from dataclasses import dataclass, field
-from datetime import datetime
+import signal
+import time
+from collections import Counter, deque
+from contextlib import aclosing
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Sequence
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidURI
 
 from .. import layout
 from ..config import Config
-from ..storage import LocalStorage
+from .landing import Lander, remove_stale_temporaries
 from .messages import MalformedMessage, parse_message, parse_time_utc
+from .reconnect import Backoff, HandshakeRefused
 
 log = logging.getLogger(__name__)
 # websockets logs every frame at DEBUG, the subscription (with the API key) included: cap its logger
 _ws_log = logging.getLogger(f"{__name__}.websocket")
 _ws_log.setLevel(logging.INFO)
 QUARANTINE_DIR = "ais/quarantine"  # for malformed messages whose day cannot be read
+FILES_KEPT = 1000  # CollectStats.files keeps the newest names only: a forever process stays bounded
+FATAL_ERROR_WORDS = ("key", "malformed")  # "Api Key Is Not Valid", "Subscription Object Is Malformed"
 
 
 class AisStreamError(RuntimeError):
     """aisstream refused or broke the stream; the message never contains the API key."""
 
 
-class AisStreamDisconnected(AisStreamError):
-    """The connection could not be opened or was lost; `code` is the close code if one arrived."""
+class AisStreamFatal(AisStreamError):
+    """Retrying cannot help (bad key, malformed subscription, refused handshake): fix the config."""
 
-    def __init__(self, message: str, code: int | None = None):
-        super().__init__(message)
-        self.code = code
+
+class _TransientServerError(Exception):
+    """An `{"error": ...}` reply that does not name the key or the subscription: reconnect."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,13 @@ class CollectorSettings:
     flush_messages: int = 5000
     flush_seconds: float = 5.0
     connect_timeout_seconds: float = 10.0
+    # not in config.yaml (yet): reconnect backoff, memory bounds, stats logging
+    reconnect_base_seconds: float = 1.0  # full jitter in [0, base·2^n], n = failures in a row
+    reconnect_max_seconds: float = 60.0
+    rate_limited_seconds: float = 10.0  # floor of the wait after HTTP 429 (or the server's Retry-After)
+    receive_queue: int = 4096  # frames websockets buffers before it stops reading the socket
+    max_pending_lines: int = 50_000  # lines queued for the disk before the receive loop waits for it
+    stats_interval_seconds: float = 60.0
 
     def subscription(self) -> dict[str, Any]:
         boxes = [[list(corner) for corner in box] for box in self.bounding_boxes]
@@ -62,7 +80,7 @@ class CollectorSettings:
         return sub
 
 
-def settings_from_config(cfg: Config, api_key: str) -> CollectorSettings:
+def settings_from_config(cfg: Config, api_key: str, **overrides: Any) -> CollectorSettings:
     """Config areas ([min_lon, min_lat, max_lon, max_lat]) become latitude-first aisstream boxes."""
     boxes = [[[a.bbox[1], a.bbox[0]], [a.bbox[3], a.bbox[2]]] for a in cfg.areas]
     return CollectorSettings(
@@ -73,118 +91,103 @@ def settings_from_config(cfg: Config, api_key: str) -> CollectorSettings:
         flush_messages=cfg.ais.flush_messages,
         flush_seconds=cfg.ais.flush_seconds,
         connect_timeout_seconds=cfg.ais.connect_timeout_seconds,
+        **overrides,
     )
 
 
 @dataclass
 class CollectStats:
-    received: int = 0
-    landed: int = 0
+    received: int = 0  # frames read from the socket
+    landed: int = 0  # messages put in a landing file (durable once flushed)
+    flushed: int = 0  # lines (landed and quarantined) in renamed, fsynced files
     quarantined: int = 0
+    control: int = 0  # tolerated non-AIS first frames (a subscription confirmation)
     by_type: Counter = field(default_factory=Counter)  # landed messages per MessageType
     malformed: Counter = field(default_factory=Counter)  # quarantined messages per reason
-    files: list[str] = field(default_factory=list)  # landed + quarantine files, in landing order
-    stop_reason: str = ""  # "stop_at", "max_seconds" or "server_close"
+    files: deque = field(default_factory=lambda: deque(maxlen=FILES_KEPT))  # newest files, landing order
+    files_written: int = 0
+    connections: int = 0  # successful handshakes
+    reconnects: int = 0  # successful handshakes after the first
+    connect_failures: int = 0  # failed handshakes, retried or not
+    rate_limited: int = 0  # of which HTTP 429
+    disconnects: Counter = field(default_factory=Counter)  # close code (1006 = no close frame) → count
+    server_errors: Counter = field(default_factory=Counter)  # transient {"error": ...} texts
+    stale_temporaries_removed: int = 0
+    stop_reason: str = ""  # "stop_at", "max_seconds", "server_close", "SIGTERM", "SIGINT"
 
-    @property
-    def files_written(self) -> int:
-        return len(self.files)
-
-
-@dataclass
-class _OpenFile:
-    rel: str
-    opened: float
-    lines: list[bytes] = field(default_factory=list)
-
-
-class _Lander:
-    """Rolling landing files, one per (folder, kind), landed after N messages or S seconds.
-
-    Lines are buffered in memory and written with one `write_bytes` (temp file, fsync, rename) when
-    the file rolls: nothing is visible before it is complete, and a crash loses at most the current
-    roll — the same as an open temporary file would — at the cost of one syscall per file, not per line."""
-
-    def __init__(self, storage: LocalStorage, settings: CollectorSettings, stats: CollectStats):
-        self.storage, self.settings, self.stats = storage, settings, stats
-        self._open: dict[tuple[str, str], _OpenFile] = {}
-        self._seq = 0
-
-    def write(self, folder: str, kind: str, epoch_ms: int, line: str, now: float) -> None:
-        f = self._open.get((folder, kind)) or self._start(folder, kind, epoch_ms, now)
-        f.lines.append(line.encode("utf-8"))
-        if len(f.lines) >= self.settings.flush_messages:
-            self._finish((folder, kind))
-
-    def roll_due(self, now: float) -> None:
-        for key, f in list(self._open.items()):
-            if now - f.opened >= self.settings.flush_seconds:
-                self._finish(key)
-
-    def next_due(self) -> float | None:
-        return min((f.opened + self.settings.flush_seconds for f in self._open.values()), default=None)
-
-    def close_all(self) -> None:
-        for key in list(self._open):
-            self._finish(key)
-
-    def _start(self, folder: str, kind: str, epoch_ms: int, now: float) -> _OpenFile:
-        rel = f"{folder}/{kind}-{epoch_ms}-{self._seq:06d}.jsonl"
-        taken = {f.rel for f in self._open.values()}
-        while rel in taken or self.storage.exists(rel):  # never replace a file an earlier run landed
-            self._seq += 1
-            rel = f"{folder}/{kind}-{epoch_ms}-{self._seq:06d}.jsonl"
-        self._seq += 1
-        f = self._open[(folder, kind)] = _OpenFile(rel, now)
-        return f
-
-    def _finish(self, key: tuple[str, str]) -> None:
-        f = self._open.pop(key)
-        self.storage.write_bytes(f.rel, b"\n".join(f.lines) + b"\n")  # temp file, fsync, rename
-        self.stats.files.append(f.rel)
-        log.debug("landed %s (%d messages)", f.rel, len(f.lines))
+    def summary(self) -> dict[str, Any]:
+        """The counters as plain JSON-ready values (without the file list)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "files"}
+        return {k: {str(c): n for c, n in v.items()} if isinstance(v, Counter) else v for k, v in out.items()}
 
 
 class _Session:
     """Turns each received frame into a landed or quarantined line."""
 
-    def __init__(self, lander: _Lander, stats: CollectStats, stop_at: datetime | None):
-        self.lander, self.stats, self.stop_at = lander, stats, stop_at
+    def __init__(self, lander: Lander, stats: CollectStats, stop_at: datetime | None, api_key: str):
+        self.lander, self.stats, self.stop_at, self.api_key = lander, stats, stop_at, api_key
+        self.first = True  # the next frame is the first of its connection
+        self.delivered = False  # this connection has delivered data
 
-    def accept(self, data: str | bytes, now: float) -> bool:
-        """Land one message; True when it reaches `stop_at` (it is then not landed)."""
+    def opened(self) -> None:
+        self.stats.connections += 1
+        self.stats.reconnects = self.stats.connections - 1
+        self.first, self.delivered = True, False
+
+    def accept(self, data: str | bytes) -> bool:
+        """Land one frame; True when it reaches `stop_at` (it is then not landed)."""
         self.stats.received += 1
         text = data if isinstance(data, str) else data.decode("utf-8", "replace")
+        first, self.first = self.first, False
         try:
             env = json.loads(text)
         except ValueError as exc:
-            self._quarantine(text, None, MalformedMessage("bad_json", str(exc)), now)
+            self._quarantine(text, None, MalformedMessage("bad_json", str(exc)))
             return False
-        if isinstance(env, dict) and "error" in env and "MessageType" not in env:
-            raise AisStreamError(f"aisstream replied with an error: {env['error']}")
+        if isinstance(env, dict) and "MetaData" not in env and "Message" not in env:
+            if "error" in env:
+                self._server_error(env["error"])
+            if first:  # e.g. a SubscriptionConfirmation: nothing to land
+                self.stats.control += 1
+                log.info("aisstream's first frame is not a report (%s): ignored", str(env.get("MessageType"))[:80])
+                return False
         try:
             rec = parse_message(env)
         except MalformedMessage as exc:
-            self._quarantine(text, env, exc, now)
+            self._quarantine(text, env, exc)
             return False
         if self.stop_at is not None and rec.time_utc >= self.stop_at:
             return True
         if "\n" in text or "\r" in text:  # only JSON whitespace can hold raw newlines: keep one line each
             text = text.replace("\r", " ").replace("\n", " ")
         ms = int(rec.time_utc.timestamp() * 1000)
-        self.lander.write(layout.ais_landing_dir(rec.time_utc.date()), "aisstream", ms, text, now)
+        self.lander.write(_day_folder(rec.time_utc.date()), "aisstream", ms, text.encode("utf-8"))
         self.stats.landed += 1
         self.stats.by_type[rec.msg_type] += 1
+        self.delivered = True
         return False
 
-    def _quarantine(self, text: str, env: Any, exc: MalformedMessage, now: float) -> None:
+    def _server_error(self, error: Any) -> None:
+        text = redact(str(error), self.api_key)[:200]
+        if any(word in text.lower() for word in FATAL_ERROR_WORDS):
+            raise AisStreamFatal(f"aisstream replied with an error: {text}")
+        raise _TransientServerError(text)
+
+    def _quarantine(self, text: str, env: Any, exc: MalformedMessage) -> None:
         when = _message_time(env)
-        folder = layout.ais_landing_dir(when.date()) if when else QUARANTINE_DIR
-        ms = int((when.timestamp() if when else datetime.now().timestamp()) * 1000)
-        line = json.dumps({"reason": exc.reason, "detail": exc.detail, "raw": text})
-        self.lander.write(folder, "quarantine", ms, line, now)
+        folder = _day_folder(when.date()) if when else QUARANTINE_DIR
+        ms = int((when.timestamp() if when else time.time()) * 1000)
+        line = json.dumps({"reason": exc.reason, "detail": redact(exc.detail, self.api_key),
+                           "raw": redact(text, self.api_key)})
+        self.lander.write(folder, "quarantine", ms, line.encode("utf-8"))
         self.stats.quarantined += 1
         self.stats.malformed[exc.reason] += 1
+        self.delivered = True
+
+
+@lru_cache(maxsize=64)
+def _day_folder(day: date) -> str:
+    return layout.ais_landing_dir(day)
 
 
 def _message_time(env: Any) -> datetime | None:
@@ -194,74 +197,141 @@ def _message_time(env: Any) -> datetime | None:
         return None
 
 
+def redact(text: str, secret: str) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
 async def collect(
     settings: CollectorSettings,
-    storage: LocalStorage,
+    storage: Any,
     *,
     stop_at: datetime | None = None,
     max_seconds: float | None = None,
     stop_on_server_close: bool = True,
+    handle_signals: bool = False,
+    stats: CollectStats | None = None,
 ) -> CollectStats:
-    """Collect until `stop_at` (message time), `max_seconds` (wall clock) or a normal server close."""
+    """Collect until `stop_at` (message time), `max_seconds` (wall clock), SIGTERM/SIGINT (with
+    `handle_signals`) or, with `stop_on_server_close`, a normal (1000) server close; every other
+    disconnect is followed by a reconnect. Whatever arrived is landed before returning or raising.
+    Pass `stats` to watch the counters while it runs."""
     if stop_at is not None and stop_at.tzinfo is None:
         raise ValueError(f"stop_at must be timezone-aware (UTC), got {stop_at!r}")
-    stats = CollectStats()
-    lander = _Lander(storage, settings, stats)
-    loop = asyncio.get_running_loop()
-    deadline = None if max_seconds is None else loop.time() + max_seconds
-    ws = await _connect(settings)
+    stats = CollectStats() if stats is None else stats
+    stats.stale_temporaries_removed = remove_stale_temporaries(storage)
+    lander = Lander(storage, stats, flush_messages=settings.flush_messages, flush_seconds=settings.flush_seconds,
+                    max_pending=max(settings.max_pending_lines, settings.flush_messages))
+    session = _Session(lander, stats, stop_at, settings.api_key)
+    stop = _Stop(max_seconds, handle_signals)
+    tasks = [asyncio.create_task(c) for c in (
+        _connections(settings, session, stop_on_server_close), stop.wait(), lander.flush_periodically(),
+        _log_periodically(stats, settings.stats_interval_seconds))]
     try:
-        await ws.send(json.dumps(settings.subscription()))
-        session = _Session(lander, stats, stop_at)
-        stats.stop_reason = await _pump(ws, session, deadline, stop_on_server_close)
-    except ConnectionClosed as exc:  # closed while sending the subscription
-        raise _disconnected(exc) from None
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        stats.stop_reason = next(iter(done)).result()  # a helper only ends by raising
     finally:
-        lander.close_all()  # whatever arrived is landed, also on errors and cancellation
-        await ws.close()
-    log.info("AIS collector stopped (%s): %d received, %d landed, %d quarantined, %d files",
-             stats.stop_reason, stats.received, stats.landed, stats.quarantined, stats.files_written)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # closes the socket
+        stop.remove()
+        await lander.close()  # whatever arrived is landed, also on errors and cancellation
+    log.info("AIS collector stopped (%s): %s", stats.stop_reason, _brief(stats))
     return stats
 
 
-def run_collector(settings: CollectorSettings, storage: LocalStorage, **kwargs: Any) -> CollectStats:
+def run_collector(settings: CollectorSettings, storage: Any, **kwargs: Any) -> CollectStats:
     """Synchronous wrapper around `collect` (same keyword arguments)."""
     return asyncio.run(collect(settings, storage, **kwargs))
 
 
-async def _connect(settings: CollectorSettings) -> ClientConnection:
+class _Stop:
+    """The wall-clock limit and the signals, as one awaitable stop reason."""
+
+    def __init__(self, max_seconds: float | None, handle_signals: bool):
+        self.loop = asyncio.get_running_loop()
+        self.event, self.reason = asyncio.Event(), ""
+        self.signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
+        for sig in self.signals:
+            self.loop.add_signal_handler(sig, self.set, sig.name)
+        self.timer = self.loop.call_later(max_seconds, self.set, "max_seconds") if max_seconds is not None else None
+
+    def set(self, reason: str) -> None:
+        if not self.event.is_set():
+            self.reason = reason
+            self.event.set()
+
+    async def wait(self) -> str:
+        await self.event.wait()
+        return self.reason
+
+    def remove(self) -> None:
+        for sig in self.signals:
+            self.loop.remove_signal_handler(sig)
+        if self.timer is not None:
+            self.timer.cancel()
+
+
+async def _connections(settings: CollectorSettings, session: _Session, stop_on_server_close: bool) -> str:
+    stats = session.stats
+    backoff = Backoff(settings.reconnect_base_seconds, settings.reconnect_max_seconds,
+                      settings.rate_limited_seconds, on_failure=lambda exc, limited: _count_failure(stats, exc, limited))
     try:
-        # a deep receive queue absorbs disk hiccups; aisstream drops readers that fall behind
-        return await connect(
-            settings.url, open_timeout=settings.connect_timeout_seconds, max_queue=4096, logger=_ws_log
+        connections = connect(
+            settings.url, open_timeout=settings.connect_timeout_seconds, max_queue=settings.receive_queue,
+            close_timeout=2.0, logger=_ws_log, process_exception=backoff.classify, reconnect_delays=backoff.delays,
         )
-    except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
-        raise AisStreamDisconnected(f"cannot connect to {settings.url}: {exc}") from None
+    except InvalidURI as exc:
+        raise AisStreamFatal(f"cannot use the aisstream URL: {exc}") from None
+    try:
+        async with aclosing(aiter(connections)) as sockets:
+            async for ws in sockets:
+                session.opened()
+                try:
+                    if await _pump(ws, session, settings):
+                        return "stop_at"
+                except ConnectionClosed as exc:
+                    code, why = (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd is not None else (1006, "no close frame")
+                    if code == 1000 and stop_on_server_close:
+                        return "server_close"
+                    stats.disconnects[code] += 1
+                except _TransientServerError as exc:
+                    code, why = None, f"error reply {exc}"
+                    stats.server_errors[str(exc)] += 1
+                delay = backoff.after_drop(session.delivered)
+                log.warning("aisstream connection ended (code %s: %s); reconnecting in %.1f s", code,
+                            redact(why, settings.api_key), delay)
+                await asyncio.sleep(delay)
+    except HandshakeRefused as exc:
+        raise AisStreamFatal(redact(str(exc), settings.api_key)) from None
+    raise AssertionError("unreachable: the connect iterator never ends")
 
 
-async def _pump(ws: ClientConnection, session: _Session, deadline: float | None, stop_on_close: bool) -> str:
-    loop = asyncio.get_running_loop()
+async def _pump(ws: ClientConnection, session: _Session, settings: CollectorSettings) -> bool:
+    """Subscribe (aisstream closes sockets that stay silent for 3 s), then land frames until closed."""
+    await ws.send(json.dumps(settings.subscription()))
     lander = session.lander
     while True:
-        now = loop.time()
-        if deadline is not None and now >= deadline:
-            return "max_seconds"
-        lander.roll_due(now)
-        wake = min((w for w in (deadline, lander.next_due()) if w is not None), default=None)
-        try:
-            async with asyncio.timeout_at(wake):
-                data = await ws.recv()
-        except TimeoutError:
-            continue
-        except ConnectionClosed as exc:
-            if stop_on_close and exc.rcvd is not None and exc.rcvd.code == 1000:
-                return "server_close"
-            raise _disconnected(exc) from None
-        if session.accept(data, loop.time()):
-            return "stop_at"
+        if session.accept(await ws.recv()):
+            return True
+        if lander.backlogged:
+            await lander.wait_backlog()
 
 
-def _disconnected(exc: ConnectionClosed) -> AisStreamDisconnected:
-    code = exc.rcvd.code if exc.rcvd is not None else None
-    reason = exc.rcvd.reason if exc.rcvd is not None else "no close frame"
-    return AisStreamDisconnected(f"aisstream connection closed (code {code}: {reason})", code)
+def _count_failure(stats: CollectStats, exc: BaseException, rate_limited: bool) -> None:
+    stats.connect_failures += 1
+    stats.rate_limited += rate_limited
+
+
+async def _log_periodically(stats: CollectStats, every: float) -> None:
+    last, t_last = stats.received, time.monotonic()
+    while True:
+        await asyncio.sleep(every)
+        now = time.monotonic()
+        log.info("AIS collector: %.0f msg/s, %s", (stats.received - last) / (now - t_last), _brief(stats))
+        last, t_last = stats.received, now
+
+
+def _brief(s: CollectStats) -> str:
+    return (f"{s.received} received, {s.landed} landed, {s.quarantined} quarantined, {s.flushed} flushed in "
+            f"{s.files_written} files, {s.reconnects} reconnects, {s.connect_failures} failed connects "
+            f"({s.rate_limited} HTTP 429), disconnects {dict(s.disconnects)}, malformed {dict(s.malformed)}")

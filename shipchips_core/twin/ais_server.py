@@ -5,6 +5,11 @@ It speaks aisstream's protocol (SPEC-NOTES §2): the client sends a subscription
 of `ais_feed.iter_messages` that match its boxes / types / MMSIs. A newer subscription on the same
 socket replaces the filter. The server runs on its own event loop in a background thread so a
 synchronous test or demo can point a real client at `twin.url`.
+
+Like a live feed, the replay clock is shared by all connections: a new connection resumes after the
+last message sent on the previous one (deterministically: nothing is skipped while nobody listens).
+`Faults` (`ais_faults.py`) injects what the real service does to a client: 1006 drops, HTTP 429 at
+the handshake, error replies, malformed frames, a confirmation first frame, slow-reader closes.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,8 +26,9 @@ from http import HTTPStatus
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from .ais_faults import CONFIRMATION, Faults, malformed_frame
 from .ais_feed import iter_messages
-from .world import World, epoch
+from .world import World
 
 PATH = "/v0/stream"
 SUBSCRIBE_TIMEOUT_S = 3.0
@@ -120,6 +127,7 @@ class AisStreamTwin:
         api_key: str = "twin-key",
         speedup: float | None = None,
         close_when_done: bool = True,
+        faults: Faults | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ):
@@ -127,20 +135,43 @@ class AisStreamTwin:
         self.api_key = api_key
         self.speedup = speedup
         self.close_when_done = close_when_done
+        self.faults = faults or Faults()
         self.host, self.port = host, port
         self.subscribe_timeout_s = SUBSCRIBE_TIMEOUT_S
-        self.messages_sent = 0
-        self.connections = 0
         self._messages: list[tuple[float, float, float, str, str, str]] = []
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self.rewind()
+
+    def rewind(self) -> None:
+        """Back to the start of the replay, with every counter at zero and every fault re-armed."""
+        self.messages_sent = 0  # valid messages, over all connections
+        self.malformed_sent = 0
+        self.connections = 0  # subscriptions accepted or rejected (handshake completed)
+        self.handshakes = 0
+        self.rejected_handshakes = 0
+        self.slow_reader_drops = 0
+        self.sent_per_connection: list[int] = []  # per replaying connection, in order
+        self._cursor = 0  # index of the next message of the shared replay clock
+        self._drops = set(self.faults.drop_after)
+        self._malformed = dict(self.faults.malformed)
+        self._error_pending = self.faults.error_reply is not None
 
     @property
     def url(self) -> str:
         return f"ws://{self.host}:{self.port}{PATH}"
+
+    @property
+    def total_messages(self) -> int:
+        """Messages in the replay window, before any subscription filter."""
+        return len(self._messages)
+
+    @property
+    def replay_done(self) -> bool:
+        return self._cursor >= len(self._messages)
 
     def __enter__(self) -> AisStreamTwin:
         self.start()
@@ -175,8 +206,12 @@ class AisStreamTwin:
 
     async def _serve(self) -> None:
         self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
+        limit = self.faults.slow_reader_bytes
+        # with a slow-reader limit, sends must not wait for the client before the limit is seen
+        extra = {"write_limit": 4 * limit, "close_timeout": 1.0} if limit else {}
         try:
-            async with serve(self._handle, self.host, self.port, process_request=_check_path, logger=_ws_log) as server:
+            async with serve(self._handle, self.host, self.port, process_request=self._check_request,
+                             logger=_ws_log, **extra) as server:
                 self.port = server.sockets[0].getsockname()[1]
                 self._ready.set()
                 await self._stopping.wait()
@@ -184,8 +219,22 @@ class AisStreamTwin:
             self._error = exc
             self._ready.set()
 
+    def _check_request(self, connection: ServerConnection, request):
+        if request.path.split("?")[0] != PATH:
+            return connection.respond(HTTPStatus.NOT_FOUND, "Not Found\n")
+        self.handshakes += 1
+        if self.handshakes <= self.faults.reject_handshakes:
+            self.rejected_handshakes += 1
+            response = connection.respond(HTTPStatus.TOO_MANY_REQUESTS, "Too Many Requests\n")
+            if self.faults.retry_after is not None:
+                response.headers["Retry-After"] = str(self.faults.retry_after)
+            return response
+        return None
+
     async def _handle(self, ws: ServerConnection) -> None:
         self.connections += 1
+        if self.faults.slow_reader_bytes:  # a small kernel buffer, so a lagging client shows in ours
+            ws.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
         try:
             raw = await asyncio.wait_for(ws.recv(), self.subscribe_timeout_s)
         except TimeoutError:
@@ -203,6 +252,8 @@ class AisStreamTwin:
                 if sub is None:
                     break
                 current[0] = sub
+        except ConnectionClosed:  # dropped by a fault, or by the client
+            pass
         finally:
             replay.cancel()
             await asyncio.gather(replay, return_exceptions=True)
@@ -216,27 +267,56 @@ class AisStreamTwin:
             return None
 
     async def _replay(self, ws: ServerConnection, current: list[Subscription]) -> None:
-        """Send every message matching the current subscription; a fault-injection hook later."""
+        """Send the matching messages from the shared clock's cursor on, paced by `speedup`."""
+        conn = len(self.sent_per_connection)
+        self.sent_per_connection.append(0)
         loop = asyncio.get_running_loop()
-        wall0, t0 = loop.time(), epoch(self.start_time)
+        first, faulty = self._cursor, self.faults.per_message
+        wall0 = loop.time()
+        t0 = self._messages[first][0] if first < len(self._messages) else 0.0
         try:
-            for n, (t, lat, lon, msg_type, mmsi, text) in enumerate(self._messages):
+            if self.faults.confirmation:
+                await ws.send(CONFIRMATION)
+            for i in range(first, len(self._messages)):
+                t, lat, lon, msg_type, mmsi, text = self._messages[i]
                 if self.speedup:
                     delay = (t - t0) / self.speedup - (loop.time() - wall0)
                     if delay > 0:
                         await asyncio.sleep(delay)
-                elif n % 500 == 0:
+                elif (i - first) % 500 == 0:
                     await asyncio.sleep(0)  # let subscription updates and closes be handled
-                if current[0].matches(lat, lon, msg_type, mmsi):
-                    await ws.send(text)
-                    self.messages_sent += 1
+                if not current[0].matches(lat, lon, msg_type, mmsi):
+                    continue
+                if faulty and await self._fault_before(ws, text):
+                    return
+                await ws.send(text)
+                self.messages_sent += 1
+                self.sent_per_connection[conn] += 1
+                self._cursor = i + 1
+                if faulty and self.messages_sent in self._drops:
+                    self._drops.discard(self.messages_sent)
+                    ws.transport.close()  # FIN after the buffered frames, no close frame: 1006
+                    return
+            self._cursor = len(self._messages)
             if self.close_when_done:
                 await ws.close(1000, "replay complete")
         except ConnectionClosed:
             pass
 
-
-def _check_path(connection: ServerConnection, request):
-    if request.path.split("?")[0] != PATH:
-        return connection.respond(HTTPStatus.NOT_FOUND, "Not Found\n")
-    return None
+    async def _fault_before(self, ws: ServerConnection, text: str) -> bool:
+        """Inject what is due before the next message; True when the connection was closed."""
+        limit = self.faults.slow_reader_bytes
+        if limit and ws.transport.get_write_buffer_size() > limit:
+            self.slow_reader_drops += 1
+            await ws.close(1008, "slow reader: too many messages queued")
+            return True
+        if self._error_pending and self.messages_sent >= self.faults.error_after:
+            self._error_pending = False
+            await ws.send(json.dumps({"error": self.faults.error_reply}))
+            await ws.close(1008, self.faults.error_reply)
+            return True
+        kind = self._malformed.pop(self.messages_sent, None)
+        if kind is not None:
+            await ws.send(malformed_frame(kind, text))
+            self.malformed_sent += 1
+        return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 
 from shipchips_core import schemas
+from shipchips_core.ais import clean
 from shipchips_core.ais.clean import COLUMNS, DROP_REASONS, build_ais_snapshots
 from shipchips_core.ais.stream import CollectorSettings, run_collector
 from shipchips_core.config import AreaOfInterest
@@ -243,3 +245,55 @@ def test_collected_twin_day_cleans_to_the_truth(tmp_path):
         assert set(rows["ship_name"]) == {v.name} and set(rows["length_m"]) == {float(v.length_m)}
         assert set(rows["ais_class"]) == {v.ais_class}
     schemas.validate("ais_snapshots", df)
+
+
+# -- the rules as functions, shared by every source ---------------------------------------------------
+def reference_jumps(mmsi, t_s, lat, lon) -> np.ndarray:
+    """The rule spelled out: a fix is dropped when it is too fast from the previous kept fix."""
+    lat_r, lon_r = np.radians(lat), np.radians(lon)
+    drop, last = np.zeros(len(mmsi), dtype=bool), 0
+    for i in range(1, len(mmsi)):
+        same = mmsi[last] == mmsi[i]
+        drop[i] = same and clean._too_fast(np.array([last]), np.array([i]), t_s, lat_r, lon_r)[0]
+        last = last if drop[i] else i
+    return drop
+
+
+def test_impossible_jumps_match_the_sequential_rule_on_random_glitchy_tracks():
+    rng = np.random.default_rng(7)
+    mmsi, t = np.repeat(np.arange(40) + 244_000_000, 250), np.tile(np.arange(250) * 10.0, 40)
+    lat, lon = 52.0 + t * 5 / 111_195, np.full(len(mmsi), 4.0)  # 10 kn (5 m/s) north
+    glitch = rng.random(len(mmsi)) < 0.08  # isolated and consecutive glitches, some near each other
+    lat[glitch] += rng.choice([0.05, 0.3, -0.3], glitch.sum())
+    lat[1010:1110] += 0.5  # a long run of bad fixes inside a track
+    lat[2200:2250] += 0.5  # ... and one lasting to the end of its MMSI
+    expected = reference_jumps(mmsi, t, lat, lon)
+    assert expected.sum() >= 0.07 * len(mmsi)
+    assert np.array_equal(clean.impossible_jumps(mmsi, t, lat, lon), expected)
+
+
+def test_impossible_jumps_stay_linear_for_two_ships_sharing_an_mmsi():
+    """Fixes alternating between two far-apart transmitters: every other one goes, in one pass."""
+    n, start = 200_000, time.perf_counter()
+    lat = np.where(np.arange(n) % 2 == 0, 52.0, 53.0)
+    drop = clean.impossible_jumps(np.full(n, 244_000_001), np.arange(n) * 2.0, lat, np.full(n, 4.0))
+    assert time.perf_counter() - start < 2.0
+    assert drop.sum() == n // 2 and not drop[::2].any()
+
+
+def test_gps_noise_is_not_a_jump_but_a_second_apart_kilometre_is():
+    t = np.array([0.0, 1.0, 2.0, 3.0])
+    lat = 52.0 + np.array([0.0, 60.0, 0.0, 1000.0]) / 111_195  # 60 m of noise, then 1 km in a second
+    assert list(clean.impossible_jumps(np.full(4, 244_000_001), t, lat, np.full(4, 4.0))) == [False] * 3 + [True]
+
+
+def test_row_filter_counts_each_row_once_under_its_first_failing_rule():
+    rows = clean.RowFilter(DAY, [AREA])
+    start = pd.Timestamp(DAY, tz="UTC").value
+    mmsi = np.array([SHIP_A, 2440001, 2440001, SHIP_A, SHIP_A, SHIP_A, SHIP_B, 0])
+    t = np.array([start, start, start - 1, start - 1, start, start, start + 5, np.iinfo(np.int64).min])  # NaT
+    lat, lon = np.array([52.2, 91.0, 52.2, 52.2, 53.5, 52.2, 52.3, np.nan]), np.array([3.8] * 6 + [3.9, np.nan])
+    keep = rows.keep(mmsi, t, lat, lon, np.array([True] * 5 + [False, True, True]))
+    assert list(keep) == [True, False, False, False, False, False, True, False]
+    assert rows.counts == {"position_not_available": 2, "non_ship_mmsi": 1, "unknown_ais_class": 1,
+                           "out_of_day": 1, "out_of_area": 1}

@@ -13,8 +13,8 @@ import pytest
 
 from shipchips_core.ais.messages import parse_time_utc
 from shipchips_core.ais.stream import (
-    AisStreamDisconnected,
     AisStreamError,
+    AisStreamFatal,
     CollectorSettings,
     run_collector,
     settings_from_config,
@@ -139,17 +139,33 @@ def test_malformed_subscription_raises(world, storage):
             run_collector(_settings(twin.url, [[[52.0, 3.5]]]), storage)
 
 
-def test_abnormal_close_and_connect_failure_raise_disconnected(world, box, storage):
+def test_a_normal_close_is_followed_by_a_reconnect_when_running_forever(world, box, storage):
+    expected = sum(1 for _ in iter_messages(world, START, END, bounding_boxes=box))
     with AisStreamTwin(world, START, END, api_key=KEY) as twin:
-        with pytest.raises(AisStreamDisconnected) as exc:
-            run_collector(_settings(twin.url, box), storage, stop_on_server_close=False)
-    assert exc.value.code == 1000
-    assert storage.list("ais")  # what arrived before the close is landed
+        stats = run_collector(_settings(twin.url, box, reconnect_base_seconds=0.05), storage,
+                              stop_on_server_close=False, max_seconds=1.0)
+    assert stats.stop_reason == "max_seconds"
+    assert stats.reconnects >= 1 and stats.disconnects[1000] >= 2  # the replay's end, then empty resumes
+    assert stats.landed == expected == sum(map(len, _landed_lines(storage).values()))  # nothing twice
+
+
+def test_connection_refused_is_retried_until_stopped(box, storage):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         free_port = s.getsockname()[1]
-    with pytest.raises(AisStreamDisconnected, match="cannot connect"):
-        run_collector(_settings(f"ws://127.0.0.1:{free_port}/v0/stream", box, connect_timeout_seconds=2), storage)
+    url = f"ws://127.0.0.1:{free_port}/v0/stream"
+    stats = run_collector(_settings(url, box, reconnect_base_seconds=0.02, reconnect_max_seconds=0.1), storage,
+                          max_seconds=0.8)
+    assert stats.stop_reason == "max_seconds" and stats.connections == 0
+    assert stats.connect_failures >= 3 and stats.received == 0
+
+
+def test_a_refused_handshake_or_bad_url_is_fatal(world, box, storage):
+    with AisStreamTwin(world, START, END, api_key=KEY) as twin:
+        with pytest.raises(AisStreamFatal, match="HTTP 404"):
+            run_collector(_settings(twin.url.replace("/v0/stream", "/v1/nowhere"), box), storage, max_seconds=5)
+    with pytest.raises(AisStreamFatal, match="URL"):
+        run_collector(_settings("http://not-a-websocket/v0/stream", box), storage, max_seconds=5)
 
 
 class _FaultyTwin(AisStreamTwin):

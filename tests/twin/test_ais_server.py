@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections import Counter
@@ -12,6 +13,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
+from shipchips_core.twin.ais_faults import Faults
 from shipchips_core.twin.ais_feed import iter_messages
 from shipchips_core.twin.ais_server import AisStreamTwin, SubscriptionRejected, parse_subscription
 
@@ -21,9 +23,16 @@ KEY = "twin-key"
 
 
 @pytest.fixture(scope="module")
-def twin(world):
+def _shared_twin(world):
     with AisStreamTwin(world, START, END, api_key=KEY) as running:
         yield running
+
+
+@pytest.fixture
+def twin(_shared_twin):
+    """The module's twin with its replay clock back at the start (it is shared by connections)."""
+    _shared_twin.rewind()
+    return _shared_twin
 
 
 def _receive_all(ws) -> tuple[list[dict], int]:
@@ -167,3 +176,108 @@ def test_parse_subscription_normalises_boxes():
     assert not sub.matches(3.6, 52.1, "PositionReport", "244000001")
     with pytest.raises(SubscriptionRejected, match="Api Key Is Not Valid"):
         parse_subscription(json.dumps({"BoundingBoxes": [[[52.3, 4.1], [52.0, 3.5]]]}), "k")
+
+
+# -- the shared replay clock and fault injection ---------------------------------------------------
+
+def _expected_texts(world, box) -> list[str]:
+    return [json.dumps(env) for _, env in iter_messages(world, START, END, bounding_boxes=box)]
+
+
+def _subscribe(url: str, box, **kw):
+    """A subscribed client that reads everything the twin sends (so closing never waits on a backlog)."""
+    ws = connect(url, **{"max_queue": None, **kw})
+    ws.send(json.dumps({"APIKey": KEY, "BoundingBoxes": box}))
+    return ws
+
+
+def _close_code(exc: ConnectionClosed) -> int:
+    return exc.rcvd.code if exc.rcvd is not None else 1006
+
+
+def test_a_new_connection_resumes_after_the_last_message_sent(world, box):
+    expected = _expected_texts(world, box)
+    with AisStreamTwin(world, START, END, api_key=KEY) as twin:
+        with _subscribe(twin.url, box) as ws:
+            first = [ws.recv(timeout=5) for _ in range(30)]
+        with _subscribe(twin.url, box) as ws:
+            second, code = _receive_all(ws)
+        sent = twin.sent_per_connection
+    assert first == expected[:30] and code == 1000
+    assert len(sent) == 2 and sum(sent) == len(expected) == twin.messages_sent
+    # what was sent to the first socket after it stopped reading is lost, as on a live feed
+    assert [json.dumps(m) for m in second] == expected[sent[0]:]
+
+
+def test_drop_after_n_messages_closes_without_a_close_frame(world, box):
+    expected = _expected_texts(world, box)
+    with AisStreamTwin(world, START, END, api_key=KEY, faults=Faults(drop_after=(40,))) as twin:
+        with _subscribe(twin.url, box) as ws:
+            first = []
+            with pytest.raises(ConnectionClosed) as exc:
+                while True:
+                    first.append(ws.recv(timeout=5))
+        with _subscribe(twin.url, box) as ws:
+            rest, code = _receive_all(ws)
+    assert _close_code(exc.value) == 1006 and first == expected[:40]  # every frame before the drop arrives
+    assert [json.dumps(m) for m in rest] == expected[40:] and code == 1000
+
+
+def test_http_429_for_the_first_k_handshakes(world, box):
+    with AisStreamTwin(world, START, END, api_key=KEY, faults=Faults(reject_handshakes=2, retry_after=3)) as twin:
+        for _ in range(2):
+            with pytest.raises(InvalidStatus) as exc:
+                connect(twin.url).close()
+            assert exc.value.response.status_code == 429
+            assert exc.value.response.headers["Retry-After"] == "3"
+        with _subscribe(twin.url, box) as ws:
+            assert json.loads(ws.recv(timeout=5))["MessageType"]
+    assert (twin.handshakes, twin.rejected_handshakes) == (3, 2)
+
+
+def test_error_reply_after_n_messages_then_close_once(world, box):
+    faults = Faults(error_reply="Internal Error", error_after=5)
+    with AisStreamTwin(world, START, END, api_key=KEY, faults=faults) as twin:
+        with _subscribe(twin.url, box) as ws:
+            received, code = _receive_all(ws)
+        with _subscribe(twin.url, box) as ws:
+            assert "error" not in json.loads(ws.recv(timeout=5))  # the fault fires once
+    assert received[-1] == {"error": "Internal Error"} and len(received) == 6 and code == 1008
+
+
+def test_malformed_frames_at_known_positions_and_a_confirmation_first(world, box):
+    from shipchips_core.ais.messages import MalformedMessage, parse_message
+
+    kinds = {0: "bad_json", 3: "unknown_type", 4: "missing_field", 9: "bad_value"}
+    expected = _expected_texts(world, box)
+    with AisStreamTwin(world, START, END, api_key=KEY, faults=Faults(malformed=kinds, confirmation=True)) as twin:
+        with _subscribe(twin.url, box) as ws:
+            frames = [ws.recv(timeout=5) for _ in range(1 + 10 + len(kinds))]
+    assert json.loads(frames[0])["MessageType"] == "SubscriptionConfirmation"
+    reasons, valid = [], []
+    for frame in frames[1:]:
+        try:
+            parse_message(frame)
+            valid.append(frame)
+        except MalformedMessage as exc:
+            reasons.append((len(valid), exc.reason))
+    assert reasons == sorted(kinds.items()) and valid == expected[:10]
+    assert twin.malformed_sent == 4
+
+
+def test_a_slow_reader_is_dropped(world):
+    lon0, lat0, lon1, lat1 = world.bbox_lonlat
+    everything = [[[lat0, lon0], [lat1, lon1]]]
+    faults = Faults(slow_reader_bytes=16 * 1024)
+    with AisStreamTwin(world, START, END, api_key=KEY, speedup=1500.0, faults=faults) as twin:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # no kernel buffer to hide the lag in
+        sock.connect(("127.0.0.1", twin.port))
+        with _subscribe(twin.url, everything, sock=sock, max_queue=2) as ws:
+            with pytest.raises(ConnectionClosed) as exc:
+                while True:
+                    ws.recv(timeout=5)
+                    time.sleep(0.005)
+    assert twin.slow_reader_drops == 1
+    assert _close_code(exc.value) in (1006, 1008)  # 1008 if the close frame got through the backlog
+    assert twin.messages_sent < twin.total_messages

@@ -1,0 +1,211 @@
+"""The benchmark's phases, each run in a fresh interpreter (fresh GDAL caches and connections):
+
+    python -m benchmarks._phases PHASE SPEC.json RESULT.json
+
+SPEC holds the item (absolute hrefs), the ships file, which ships to use and the settings (and
+optionally `profile_path`: the phase runs under cProfile); RESULT gets the phase's figures plus the
+peak RSS and CPU time of this process and of its child processes (`_procwatch.py`).
+"""
+
+from __future__ import annotations
+
+import cProfile
+import dataclasses
+import json
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.windows import Window, from_bounds
+
+from benchmarks import _bench_inputs as inputs
+from benchmarks._procwatch import ProcessWatch
+
+RGBN = ("blue", "green", "red", "nir")
+STACKS = {"rgbn": RGBN, "rgbn_swir": (*RGBN, "swir16", "swir22")}
+NAIVE_ENV = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}  # what a typical user script sets, nothing more
+
+
+def _band_assets(stack: str) -> tuple[str, ...]:
+    from shipchips_core import chipping
+    return tuple(getattr(chipping, "STACK_ASSETS", STACKS)[stack])
+
+
+def _ships(spec: dict) -> list[dict]:
+    ships = json.loads(Path(spec["ships_path"]).read_text())
+    return [ships[i] for i in spec["indices"]]
+
+
+def _rate(n: int, seconds: float, cores: int = 1) -> dict:
+    return {"n_chips": n, "seconds": round(seconds, 4), "chips_per_s": n / seconds if seconds > 0 else None,
+            "cores": cores, "chips_per_s_per_core": n / seconds / cores if seconds > 0 else None}
+
+
+# ---- (a) naive baseline ---------------------------------------------------------------------------
+def naive(spec: dict) -> dict:
+    """Every asset opened afresh per chip over /vsicurl/, windows read, 20 m resampled on read."""
+    assets = (*_band_assets(spec["stack"]), "scl")
+    hrefs = {a: "/vsicurl/" + spec["item"]["assets"][a]["href"] for a in assets}
+    ships, size = _ships(spec), spec["size"]
+    with rasterio.Env(**NAIVE_ENV):
+        t0 = time.perf_counter()
+        for ship in ships:
+            _naive_chip(hrefs, ship, size)
+        seconds = time.perf_counter() - t0
+    return _rate(len(ships), seconds)
+
+
+def _naive_chip(hrefs: dict[str, str], ship: dict, size: int) -> np.ndarray:
+    layers, bounds = [], None
+    for asset, href in hrefs.items():
+        with rasterio.open(href) as ds:
+            if bounds is None:  # the first asset is 10 m: it places the chip
+                col, row = ~ds.transform * (ship["x"], ship["y"])
+                window = Window(int(round(col)) - size // 2, int(round(row)) - size // 2, size, size)
+                bounds = ds.window_bounds(window)
+            if ds.res[0] == 10:
+                dn = ds.read(1, window=from_bounds(*bounds, ds.transform))
+            else:  # 20 m: 128×128 read onto the chip's 256×256 grid (SCL by nearest: it is categorical)
+                resampling = Resampling.nearest if asset == "scl" else Resampling.cubic
+                dn = ds.read(1, window=from_bounds(*bounds, ds.transform), out_shape=(size, size), resampling=resampling)
+            layers.append(dn if asset == "scl" else dn.astype("float32") * np.float32(1e-4))
+    return np.stack(layers)
+
+
+# ---- (b) the project's chipper ----------------------------------------------------------------------
+def project(spec: dict) -> dict:
+    """`chipping.cut_partition` end to end (reads, masks, gating, COG/JSON/quicklook writes)."""
+    from shipchips_core import chipping
+    from shipchips_core.config import Config
+    from shipchips_core.storage import LocalStorage
+
+    cfg = _config(Config(), spec)
+    scenes = inputs.scenes_frame(spec["item"])
+    ships = _ships(spec)
+    candidates, ais = inputs.candidates_frame(ships, scenes), inputs.ais_frame(ships, scenes)
+    day = scenes.loc[0, "datetime"].date()
+    with tempfile.TemporaryDirectory(prefix="chips-", dir=spec.get("tmp_dir")) as root:
+        job = chipping.ChipJob(storage=LocalStorage(root), day=day, cfg=cfg)
+        t0 = time.perf_counter()
+        chips, _ = chipping.cut_partition(job, candidates, scenes, ais)
+        seconds = time.perf_counter() - t0
+        written = sum(p.stat().st_size for p in Path(root).rglob("*") if p.is_file())
+    workers = _workers_used(chipping, job, len(candidates))
+    reasons = Counter(f"{s}: {r}" for s, r in zip(chips["status"], chips["reason"]) if r)
+    return {**_rate(len(candidates), seconds, workers), "workers": workers,
+            "statuses": dict(Counter(chips["status"])), "reasons": dict(reasons.most_common(8)),
+            "bytes_written": written}
+
+
+def _config(cfg, spec: dict):
+    """The default config with the benchmark's stack and worker count (where the chipper has them)."""
+    changes = {"stack": spec["stack"]}
+    if hasattr(cfg.chips, "workers"):
+        changes["workers"] = spec["workers"]
+    return dataclasses.replace(cfg, chips=dataclasses.replace(cfg.chips, **changes))
+
+
+def _workers_used(chipping, job, n_chips: int) -> int:
+    """Worker processes the chipper used: its own rule if it exposes one, else the setting, else 1."""
+    count = getattr(chipping, "_worker_count", None)
+    if count is not None:
+        try:
+            return int(count(job, n_chips))
+        except TypeError:
+            pass
+    return int(getattr(job.cfg.chips, "workers", 1))
+
+
+# ---- (b-read) the project's read path -------------------------------------------------------------
+def project_read(spec: dict) -> dict:
+    """`SceneReader.cut` for every ship, in the chipper's block order, one reader, no writing."""
+    from shipchips_core import chipper
+    from shipchips_core.radiometry import RadiometryRule
+
+    scene = inputs.scenes_frame(spec["item"]).iloc[0]
+    rule = RadiometryRule(scene["radiometry_rule"], float(scene["dn_scale"]), float(scene["dn_offset"]))
+    assets = _band_assets(spec["stack"])
+    hrefs = {a: scene[f"href_{a}"] for a in (*assets, "scl")}
+    ships, size = _ships(spec), spec["size"]
+    with rasterio.Env(**chipper.GDAL_HTTP_ENV):
+        t0 = time.perf_counter()
+        with chipper.SceneReader(hrefs, rule, assets) as reader:
+            ships = sorted(ships, key=lambda s: chipper.block_order_key(reader.transform, s["x"], s["y"]))
+            for ship in ships:
+                reader.cut(ship["x"], ship["y"], size)
+        seconds = time.perf_counter() - t0
+    return _rate(len(ships), seconds)
+
+
+# ---- (c) the decode floor ----------------------------------------------------------------------------
+def decode_floor(spec: dict) -> dict:
+    """Decode, once each and from the local files, every internal block the chips' windows touch."""
+    assets = (*_band_assets(spec["stack"]), "scl")
+    ships, size = _ships(spec), spec["size"]
+    with rasterio.Env(), _open_all(spec["local_paths"], assets) as datasets:
+        blocks = touched_blocks(datasets, ships, size)
+        compressed = sum(datasets[a].block_size(1, r, c) for a, r, c in blocks)
+        t0 = time.perf_counter()
+        for asset, r, c in blocks:
+            ds = datasets[asset]
+            (bh, bw) = ds.block_shapes[0]
+            ds.read(1, window=Window(c * bw, r * bh, min(bw, ds.width - c * bw), min(bh, ds.height - r * bh)))
+        seconds = time.perf_counter() - t0
+    per_asset = Counter(a for a, _, _ in blocks)
+    return {**_rate(len(ships), seconds), "blocks": len(blocks), "blocks_per_asset": dict(per_asset),
+            "compressed_bytes": int(compressed), "touched": blocks}
+
+
+class _open_all:
+    def __init__(self, paths: dict[str, str], assets):
+        self.paths, self.assets, self.datasets = paths, assets, {}
+
+    def __enter__(self) -> dict:
+        self.datasets = {a: rasterio.open(self.paths[a]) for a in self.assets}
+        return self.datasets
+
+    def __exit__(self, *exc) -> None:
+        for ds in self.datasets.values():
+            ds.close()
+
+
+def touched_blocks(datasets: dict, ships: list[dict], size: int) -> list[tuple[str, int, int]]:
+    """(asset, block row, block col), sorted, of every block the chipper's windows touch."""
+    ref = next(ds for ds in datasets.values() if ds.res[0] == 10)
+    t20 = datasets["scl"].transform
+    found = set()
+    for ship in ships:
+        windows = inputs.chip_windows(ref.transform, t20, ship["x"], ship["y"], size)
+        for asset, ds in datasets.items():
+            window = windows[inputs.window_kind(asset, ds.res[0])]
+            block = ds.block_shapes[0][0]  # square internal tiles
+            found.update((asset, r, c) for r, c in inputs.blocks_of(window, ds.height, ds.width, block))
+    return sorted(found)
+
+
+# ---- entry point ------------------------------------------------------------------------------------
+PHASES = {"naive": naive, "project": project, "project_read": project_read, "decode_floor": decode_floor}
+
+
+def main(argv: list[str]) -> None:
+    phase, spec_path, out_path = argv
+    spec = json.loads(Path(spec_path).read_text())
+    profiler = cProfile.Profile() if spec.get("profile_path") else None
+    with ProcessWatch(poll_children=phase == "project") as watch:
+        if profiler:
+            profiler.enable()
+        result = {"phase": phase, **PHASES[phase](spec)}
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(spec["profile_path"])
+    result["rss_mb"], result["cpu_s"] = watch.rss_mb(), watch.cpu_s()
+    Path(out_path).write_text(json.dumps(result, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,140 @@
+"""Figures, targets (PASS/FAIL) and the printed report of the chip-throughput benchmark."""
+
+from __future__ import annotations
+
+import io
+import pstats
+
+MB = 1024 * 1024
+TARGET_SPEEDUP = 3.0  # project end-to-end vs naive read-only, chips/s/core
+TARGET_FLOOR = 1.2  # project read path at most this much slower than the decode floor
+TARGET_BYTES = 1.1  # bytes fetched vs the compressed bytes of the touched blocks
+TARGET_RSS_GROWTH = 1.1  # peak RSS of all chips vs the first half
+
+ROWS = (  # (phase key, label)
+    ("naive", "(a) naive read-only"),
+    ("project", "(b) project end-to-end"),
+    ("project_half", "(b) project end-to-end, 1st half"),
+    ("project_read", "(b-read) project read-only"),
+    ("decode_floor", "(c) decode floor (local files)"),
+)
+
+
+def _div(a, b):
+    return a / b if a is not None and b else None
+
+
+def figures(phases: dict) -> dict:
+    """The headline numbers, all derived from the phases' measurements."""
+    b, b_half, b_read, c = (phases[k] for k in ("project", "project_half", "project_read", "decode_floor"))
+    rate = {k: phases[k]["chips_per_s_per_core"] for k in phases}
+    per_chip = {k: {"requests": _div(p["http"]["requests"], p["n_chips"]), "bytes": _div(p["http"]["bytes"], p["n_chips"])}
+                for k, p in phases.items() if "http" in p}
+    return {
+        "chips_per_s_per_core": rate,
+        "project_chips_per_s": b["chips_per_s"],
+        "project_workers": b["workers"],
+        "ratio_project_vs_naive": _div(rate["project"], rate["naive"]),
+        "ratio_read_vs_floor": _div(rate["project_read"], rate["decode_floor"]),
+        "floor_vs_read_slowdown": _div(rate["decode_floor"], rate["project_read"]),
+        "http_per_chip": per_chip,
+        "touched_blocks": c["blocks"],
+        "touched_compressed_bytes": c["compressed_bytes"],
+        "touched_compressed_bytes_per_chip": _div(c["compressed_bytes"], c["n_chips"]),
+        "project_bytes_vs_touched": _div(b["http"]["bytes"], c["compressed_bytes"]),
+        "project_read_bytes_vs_touched": _div(b_read["http"]["bytes"], c["compressed_bytes"]),
+        "peak_rss_mb": {k: p["rss_mb"]["peak"] for k, p in phases.items()},
+        "rss_growth_half_to_full": _div(b["rss_mb"]["peak"], b_half["rss_mb"]["peak"]),
+        "naive_vs_project_bytes_per_chip": _div(per_chip["naive"]["bytes"], per_chip["project"]["bytes"]),
+        "_half_chips": b_half["n_chips"], "_full_chips": b["n_chips"],
+    }
+
+
+def targets(fig: dict) -> list[dict]:
+    def check(name, value, ok, target):
+        return {"name": name, "value": value, "target": target, "pass": bool(value is not None and ok(value))}
+
+    return [
+        check("project end-to-end ≥ 3× naive read-only (chips/s/core)", fig["ratio_project_vs_naive"],
+              lambda v: v >= TARGET_SPEEDUP, f">= {TARGET_SPEEDUP}"),
+        check("project read path within 1.2× of the decode floor (floor rate / read rate)",
+              fig["floor_vs_read_slowdown"], lambda v: v <= TARGET_FLOOR, f"<= {TARGET_FLOOR}"),
+        check("bytes fetched by (b) ≤ 1.1× the touched blocks' compressed bytes", fig["project_bytes_vs_touched"],
+              lambda v: v <= TARGET_BYTES, f"<= {TARGET_BYTES}"),
+        check(f"peak RSS not growing with chips ({fig['_half_chips']} → {fig['_full_chips']} chips, peak ratio)",
+              fig["rss_growth_half_to_full"], lambda v: v <= TARGET_RSS_GROWTH, f"<= {TARGET_RSS_GROWTH}"),
+    ]
+
+
+# ---- text -----------------------------------------------------------------------------------------
+def _f(value, fmt="{:.1f}", none="—"):
+    return none if value is None else fmt.format(value)
+
+
+def format_report(report: dict) -> str:
+    s, fig, phases = report["scene"], report["figures"], report["phases"]
+    out = io.StringIO()
+    w = lambda line="": print(line, file=out)
+    w(f"shipchips chip throughput — {s['size_px']}² Sentinel-2 L2A scene, {s['n_ships']} ships on lanes, "
+      f"stack {report['settings']['stack']}, {report['settings']['cpu_count']} CPUs")
+    gen = "generated in this run" if s["generated_now"] else "cached; its generation took"
+    w(f"scene: {gen} {s['generation_s']:.1f} s  ({s['cog_mb']:.0f} MB of COGs at {s['root']})")
+    w()
+    w(f"{'phase':<34}{'chips':>6}{'wall s':>9}{'chips/s':>9}{'procs':>6}{'chips/s/core':>13}"
+      f"{'req/chip':>10}{'MB/chip':>9}{'peak RSS MB':>13}{'srv CPU s':>10}{'other CPU s':>12}")
+    for key, label in ROWS:
+        p = phases[key]
+        http = fig["http_per_chip"].get(key)
+        w(f"{label:<34}{p['n_chips']:>6}{p['seconds']:>9.2f}{_f(p['chips_per_s']):>9}{p['cores']:>6}"
+          f"{_f(p['chips_per_s_per_core']):>13}{_f(http and http['requests'], '{:.2f}'):>10}"
+          f"{_f(http and http['bytes'] / MB, '{:.3f}'):>9}{p['rss_mb']['peak']:>13.0f}"
+          f"{_f(p.get('server_cpu_s'), '{:.1f}'):>10}{_f(p.get('foreign_cpu_s'), '{:.1f}'):>12}")
+    c, b = phases["decode_floor"], phases["project"]
+    w("srv CPU = the HTTP server (in this process); other CPU = everything else on the machine during the phase")
+    if report["settings"].get("repeat", 1) > 1:
+        w("runs (s): " + "; ".join(f"{k} {phases[k]['all_seconds']}" for k, _ in ROWS))
+    w()
+    w(f"touched blocks: {c['blocks']} ({', '.join(f'{a} {n}' for a, n in c['blocks_per_asset'].items())}); "
+      f"compressed {c['compressed_bytes'] / MB:.1f} MB = {fig['touched_compressed_bytes_per_chip'] / MB:.3f} MB/chip")
+    w(f"(b) fetched {b['http']['bytes'] / MB:.1f} MB in {b['http']['requests']} requests "
+      f"= {fig['project_bytes_vs_touched']:.3f}× the touched blocks; (b-read) "
+      f"{_f(fig['project_read_bytes_vs_touched'], '{:.3f}')}×; (a) {_f(fig['naive_vs_project_bytes_per_chip'], '{:.1f}')}× "
+      f"(b)'s bytes per chip")
+    for key in ("project", "project_read"):
+        w(f"  {key} bytes: " + _breakdown(phases[key]["http"].get("breakdown")))
+    w(f"(b) chips: {b['statuses']}; {b['bytes_written'] / MB:.0f} MB written ({b['bytes_written'] / MB / b['seconds']:.0f} MB/s)"
+      + (f"; reasons {b['reasons']}" if b["reasons"] else ""))
+    w(f"(b) peak RSS: main {b['rss_mb']['process']:.0f} MB, workers {b['rss_mb']['children']:.0f} MB; first half: "
+      f"main {phases['project_half']['rss_mb']['process']:.0f} MB, workers {phases['project_half']['rss_mb']['children']:.0f} MB")
+    w()
+    w(f"ratios: b/a = {_f(fig['ratio_project_vs_naive'], '{:.2f}')} (chips/s/core), "
+      f"b-read/c = {_f(fig['ratio_read_vs_floor'], '{:.3f}')} (≥ {1 / TARGET_FLOOR:.3f} is within 1.2× of the floor)")
+    w("targets:")
+    for t in report["targets"]:
+        w(f"  [{'PASS' if t['pass'] else 'FAIL'}] {t['name']}: {_f(t['value'], '{:.3f}')} (target {t['target']})")
+    if report.get("profile"):
+        w()
+        w(report["profile"])
+    w()
+    w(f"report JSON: {report['json_path']}")
+    return out.getvalue()
+
+
+def _breakdown(parts: dict | None) -> str:
+    if not parts:
+        return "—"
+    names = {"touched_first": "touched blocks", "touched_again": "same bytes again", "other_blocks": "other blocks",
+             "outside_blocks": "headers/IFDs/overviews"}
+    return ", ".join(f"{label} {parts[k] / MB:.1f} MB" for k, label in names.items())
+
+
+def profile_summary(path: str, top: int = 20) -> str:
+    """The costliest functions of a cProfile dump, by own time and by cumulative time."""
+    text = io.StringIO()
+    stats = pstats.Stats(path, stream=text).strip_dirs()
+    for order in ("tottime", "cumulative"):
+        text.write(f"-- top {top} by {order} ({path})\n")
+        stats.sort_stats(order).print_stats(top)
+    keep = lambda line: line.strip() and not line.lstrip().startswith(("Ordered by", "List reduced")) \
+        and not line.rstrip().endswith(path)  # noqa: E731
+    return "\n".join(line for line in text.getvalue().splitlines() if keep(line))

@@ -1,0 +1,160 @@
+"""Historical AIS archives into `ais_snapshots`, and which source feeds each daily partition.
+
+A day covered by an `ais.archives` entry is read from that entry's daily file; every other day from
+the collector's landing files (`clean.build_ais_snapshots`). Archive files are paths or http(s) URLs:
+`.csv`, `.zip` holding one CSV, `.csv.zst` / `.csv.gz`. They are streamed, never loaded whole:
+pyarrow's CSV reader parses BLOCK_BYTES at a time (a `.zip` member and a `.zst` decompress on the
+fly), the row rules drop and count most of a day right away, and only the kept rows are converted
+and held. A `.zip` URL is downloaded to a temporary file first: a zip's index sits at its end.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import urllib.request
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import date
+from http.client import HTTPException
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from .. import layout as paths
+from ..config import AisConfig
+from ..storage import LocalStorage
+from . import clean, dma, noaa
+from .csv_layout import CANONICAL, Layout, canonical, row_keys
+
+LAYOUTS = {"noaa": noaa.LAYOUTS, "dma": dma.LAYOUTS}
+BLOCK_BYTES = 4 << 20  # ~40 k rows a batch: memory stays flat, per-batch overhead stays small
+HEADER_BYTES = 64 << 10
+HTTP_TIMEOUT_S = 60.0
+STATIC_SCHEMA = pa.schema([CANONICAL.field(n) for n in ("mmsi", "time_utc", *clean.STATIC_FIELDS, *clean.SIZE_FIELDS)])
+POSITION_SCHEMA = pa.schema([CANONICAL.field(n) for n in clean.POSITION_FIELDS])
+CODECS = {".zst": "zstd", ".gz": "gzip", ".bz2": "bz2"}
+
+
+class ArchiveError(RuntimeError):
+    """An archive file cannot be read or is not in the configured format; the message names it."""
+
+
+def build_day(
+    storage: LocalStorage, ais: AisConfig, day: date, areas: Iterable
+) -> tuple[pd.DataFrame, dict[str, int], str]:
+    """The cleaned snapshot of `day` from the source the config assigns it, its counts, and where it
+    came from (the archive location, or the landing folder)."""
+    entry = ais.archive_for(day)
+    if entry is None:
+        df, counts = clean.build_ais_snapshots(storage, day, areas)
+        return df, counts, paths.ais_landing_dir(day)
+    location = entry.location_for(day)
+    df, counts = read_archive(location, entry.format, day, areas)
+    return df, counts, location
+
+
+def read_archive(location: str, fmt: str, day: date, areas: Iterable) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The cleaned snapshot of `day` from one archive file (`fmt`: "noaa" or "dma") and its counts:
+    rows_read = positions_kept + every drop reason."""
+    rows = clean.RowFilter(day, areas)
+    try:
+        with _local(location) as src:
+            layout = _layout(fmt, _header(src), location)
+            positions, statics, rows_read = _stream(src, layout, rows)
+    except ArchiveError:
+        raise
+    except (pa.ArrowException, OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error, HTTPException) as exc:
+        raise ArchiveError(f"AIS archive {location}: {exc}") from exc
+    counts = {"rows_read": rows_read, "positions_kept": 0, **rows.counts}
+    statics = _frame([_static_versions(statics)], STATIC_SCHEMA)
+    return clean.finish(_frame(positions, POSITION_SCHEMA), statics, counts, layout.source), counts
+
+
+def _stream(src: str, layout: Layout, rows: clean.RowFilter) -> tuple[list[pa.Table], list[pa.Table], int]:
+    """(kept positions, static versions, rows read) of one file, block by block."""
+    read = pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=True)
+    positions, statics, rows_read = [], [], 0
+    with _open(src) as stream:
+        for batch in pacsv.open_csv(stream, read_options=read, convert_options=layout.convert_options()):
+            rows_read += batch.num_rows
+            mask = rows.keep(*row_keys(batch, layout))
+            if mask.any():
+                table = canonical(batch.filter(pa.array(mask)), layout)
+                positions.append(table.select(POSITION_SCHEMA.names))
+                statics.append(_static_versions([table.select(STATIC_SCHEMA.names)]))
+    return positions, statics, rows_read
+
+
+def _static_versions(tables: list[pa.Table]) -> pa.Table:
+    """Each distinct set of static values of an MMSI, with the last time it was seen. Archives repeat
+    the static fields on every row: this holds a few rows per vessel instead of one per position,
+    and still gives `clean` the latest value of each field."""
+    keys = [n for n in STATIC_SCHEMA.names if n != "time_utc"]
+    table = pa.concat_tables(tables) if tables else STATIC_SCHEMA.empty_table()
+    versions = table.group_by(keys, use_threads=False).aggregate([("time_utc", "max")])
+    return versions.rename_columns([*keys, "time_utc"]).select(STATIC_SCHEMA.names)
+
+
+def _frame(tables: list[pa.Table], schema: pa.Schema) -> pd.DataFrame:
+    """Tables as one pandas frame; Arrow buffers are released as they are converted."""
+    table = pa.concat_tables(tables) if tables else schema.empty_table()
+    tables.clear()
+    return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get, self_destruct=True, split_blocks=True)
+
+
+def _layout(fmt: str, header: list[str], location: str) -> Layout:
+    if fmt not in LAYOUTS:
+        raise ArchiveError(f"AIS archive {location}: unknown format {fmt!r}, expected one of {sorted(LAYOUTS)}")
+    for layout in LAYOUTS[fmt]:
+        if layout.matches(header):
+            return layout
+    raise ArchiveError(f"AIS archive {location}: header is not a {fmt} header: {','.join(header)[:300]!r}")
+
+
+def _header(src: str) -> list[str]:
+    with _open(src) as stream:
+        first = stream.read(HEADER_BYTES).split(b"\n", 1)[0]
+    return [name.strip().strip('"') for name in first.decode("utf-8-sig", "replace").rstrip("\r").split(",")]
+
+
+def _is_url(location: str) -> bool:
+    return location.startswith(("http://", "https://"))
+
+
+@contextmanager
+def _local(location: str) -> Iterator[str]:
+    """`location`, or for a `.zip` URL a temporary local copy (deleted afterwards)."""
+    if not (_is_url(location) and location.lower().endswith(".zip")):
+        yield location
+        return
+    with tempfile.NamedTemporaryFile(suffix=".zip") as tmp:
+        with urllib.request.urlopen(location, timeout=HTTP_TIMEOUT_S) as response:
+            shutil.copyfileobj(response, tmp, 1 << 20)
+        tmp.flush()
+        yield tmp.name
+
+
+@contextmanager
+def _open(src: str) -> Iterator[pa.NativeFile]:
+    """A byte stream of the CSV text in `src`, decompressed on the fly."""
+    codec = next((c for ext, c in CODECS.items() if src.lower().endswith(ext)), None)
+    with ExitStack() as stack:
+        if _is_url(src):
+            raw = pa.PythonFile(stack.enter_context(urllib.request.urlopen(src, timeout=HTTP_TIMEOUT_S)), mode="r")
+            yield pa.CompressedInputStream(raw, codec) if codec else raw
+        elif src.lower().endswith(".zip"):
+            archive = stack.enter_context(zipfile.ZipFile(src))
+            yield pa.PythonFile(stack.enter_context(archive.open(_csv_member(archive, src))), mode="r")
+        else:
+            yield stack.enter_context(pa.input_stream(src, compression=codec))
+
+
+def _csv_member(archive: zipfile.ZipFile, src: str) -> str:
+    names = [n for n in archive.namelist() if n.lower().endswith(".csv") and not n.startswith("__MACOSX/")]
+    if len(names) != 1:
+        raise ArchiveError(f"AIS archive {src}: expected one CSV inside the zip, found {names}")
+    return names[0]

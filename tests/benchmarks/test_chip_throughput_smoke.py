@@ -1,0 +1,56 @@
+"""The chip-throughput benchmark end to end on a tiny scene: every figure is there (no timing checks)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import chip_throughput
+
+PHASES = ("naive", "project", "project_half", "project_read", "decode_floor")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> dict:
+    cache = tmp_path_factory.mktemp("bench-cache")
+    return chip_throughput.main(["--size", "2048", "--chips", "30", "--naive-chips", "10", "--cache-dir", str(cache)])
+
+
+def test_every_phase_measured(report):
+    assert set(report["phases"]) == set(PHASES)
+    for key in PHASES:
+        phase = report["phases"][key]
+        assert phase["n_chips"] > 0 and phase["seconds"] > 0, key
+        assert phase["chips_per_s_per_core"] > 0, key
+        assert phase["rss_mb"]["peak"] > 0, key
+    assert report["phases"]["naive"]["n_chips"] == 10
+    assert report["phases"]["project"]["n_chips"] == 30
+    assert report["phases"]["project_half"]["n_chips"] == 15
+    assert report["phases"]["project"]["statuses"].get("ok", 0) > 0  # real chips were cut and written
+
+
+def test_every_figure_present(report):
+    fig = report["figures"]
+    for key in ("project_chips_per_s", "ratio_project_vs_naive", "ratio_read_vs_floor", "floor_vs_read_slowdown",
+                "project_bytes_vs_touched", "rss_growth_half_to_full", "touched_blocks"):
+        assert fig[key] is not None and fig[key] > 0, key
+    for key in PHASES:
+        assert fig["chips_per_s_per_core"][key] > 0, key
+        assert fig["peak_rss_mb"][key] > 0, key
+    for key in ("naive", "project"):
+        assert fig["http_per_chip"][key]["requests"] > 0 and fig["http_per_chip"][key]["bytes"] > 0, key
+    assert fig["touched_compressed_bytes"] > 0
+    for key in ("project", "project_read"):  # fetched bytes located in the files' blocks
+        parts = report["phases"][key]["http"]["breakdown"]
+        assert parts["touched_first"] > 0 and parts["total"] == report["phases"][key]["http"]["bytes"], key
+    assert len(report["targets"]) == 4 and all(isinstance(t["pass"], bool) for t in report["targets"])
+
+
+def test_report_written_and_scene_cached(report):
+    saved = json.loads(Path(report["json_path"]).read_text())
+    assert saved["figures"]["touched_compressed_bytes"] == report["figures"]["touched_compressed_bytes"]
+    root = Path(report["scene"]["root"])
+    assert (root / "READY.json").exists() and len(json.loads((root / "ships.json").read_text())) == 30
+    assert report["scene"]["generation_s"] > 0
