@@ -23,3 +23,9 @@ test-fast: $(STAMP)
 
 clean:
 	rm -rf dataset_root .demo .twin_cache
+
+# speed and memory figures against the issues' targets (inputs are generated once under ~/.cache)
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.chip_throughput
+	$(BIN)/python -m benchmarks.ais_archive
+	$(BIN)/python -m benchmarks.ais_collector
