@@ -38,7 +38,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
     if not key:
         print("AISSTREAM_API_KEY is not set (environment or .env)", file=sys.stderr)
         return 2
-    settings = settings_from_config(cfg, key, stats_interval_seconds=args.stats_every)
+    overrides = {} if args.stats_every is None else {"stats_interval_seconds": args.stats_every}
+    settings = settings_from_config(cfg, key, **overrides)
     try:
         stats = run_collector(
             settings,
@@ -95,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     collect = sub.add_parser("collect", help="collect live AIS from aisstream.io into landing files")
     collect.add_argument("--until", help="stop at this message time (ISO, UTC)")
     collect.add_argument("--max-seconds", type=float, help="stop after this many wall seconds")
-    collect.add_argument("--stats-every", type=float, default=60.0, help="log the counters every N seconds")
+    collect.add_argument("--stats-every", type=float, help="log the counters every N seconds (default: ais.stats_interval_seconds)")
     collect.set_defaults(func=cmd_collect)
     twin = sub.add_parser("twin", help="the offline twin of aisstream.io and Earth Search").add_subparsers(dest="twin_command", required=True)
     gen = twin.add_parser("generate", help="write the twin's Sentinel-2 catalogue")

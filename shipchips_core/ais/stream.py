@@ -29,7 +29,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidURI
 
 from .. import layout
-from ..config import Config
+from ..config import AisConfig, Config
 from .landing import Lander, remove_stale_temporaries
 from .messages import MalformedMessage, parse_message, parse_time_utc
 from .reconnect import Backoff, HandshakeRefused
@@ -55,22 +55,25 @@ class _TransientServerError(Exception):
     """An `{"error": ...}` reply that does not name the key or the subscription: reconnect."""
 
 
+_AIS = AisConfig()  # the defaults
+
+
 @dataclass(frozen=True)
 class CollectorSettings:
     url: str
     api_key: str = field(repr=False)
     bounding_boxes: Sequence  # aisstream's latitude-first [[[lat, lon], [lat, lon]], ...]
     message_types: Sequence[str]
-    flush_messages: int = 5000
-    flush_seconds: float = 5.0
-    connect_timeout_seconds: float = 10.0
-    # not in config.yaml (yet): reconnect backoff, memory bounds, stats logging
-    reconnect_base_seconds: float = 1.0  # full jitter in [0, base·2^n], n = failures in a row
-    reconnect_max_seconds: float = 60.0
-    rate_limited_seconds: float = 10.0  # floor of the wait after HTTP 429 (or the server's Retry-After)
-    receive_queue: int = 4096  # frames websockets buffers before it stops reading the socket
-    max_pending_lines: int = 50_000  # lines queued for the disk before the receive loop waits for it
-    stats_interval_seconds: float = 60.0
+    # the `ais` config keys of the same names (meanings and defaults live there)
+    flush_messages: int = _AIS.flush_messages
+    flush_seconds: float = _AIS.flush_seconds
+    connect_timeout_seconds: float = _AIS.connect_timeout_seconds
+    reconnect_base_seconds: float = _AIS.reconnect_base_seconds
+    reconnect_max_seconds: float = _AIS.reconnect_max_seconds
+    rate_limited_seconds: float = _AIS.rate_limited_seconds
+    receive_queue: int = _AIS.receive_queue
+    max_pending_lines: int = _AIS.max_pending_lines
+    stats_interval_seconds: float = _AIS.stats_interval_seconds
 
     def subscription(self) -> dict[str, Any]:
         boxes = [[list(corner) for corner in box] for box in self.bounding_boxes]
@@ -80,18 +83,22 @@ class CollectorSettings:
         return sub
 
 
+# the tuning fields taken from the `ais` config as they are (url and message types are handled apart)
+_FROM_CONFIG = tuple(f.name for f in fields(CollectorSettings)
+                     if f.name in {g.name for g in fields(AisConfig)} - {"url", "message_types"})
+
+
 def settings_from_config(cfg: Config, api_key: str, **overrides: Any) -> CollectorSettings:
-    """Config areas ([min_lon, min_lat, max_lon, max_lat]) become latitude-first aisstream boxes."""
+    """Config areas ([min_lon, min_lat, max_lon, max_lat]) become latitude-first aisstream boxes;
+    every `ais` key CollectorSettings shares is taken from the config unless overridden."""
     boxes = [[[a.bbox[1], a.bbox[0]], [a.bbox[3], a.bbox[2]]] for a in cfg.areas]
+    shared = {name: getattr(cfg.ais, name) for name in _FROM_CONFIG}
     return CollectorSettings(
         url=cfg.ais.url,
         api_key=api_key,
         bounding_boxes=boxes,
         message_types=list(cfg.ais.message_types),
-        flush_messages=cfg.ais.flush_messages,
-        flush_seconds=cfg.ais.flush_seconds,
-        connect_timeout_seconds=cfg.ais.connect_timeout_seconds,
-        **overrides,
+        **{**shared, **overrides},
     )
 
 

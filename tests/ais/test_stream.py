@@ -19,7 +19,7 @@ from shipchips_core.ais.stream import (
     run_collector,
     settings_from_config,
 )
-from shipchips_core.config import AreaOfInterest, Config
+from shipchips_core.config import AreaOfInterest, Config, ConfigError, load_config
 from shipchips_core.storage import LocalStorage
 from shipchips_core.twin.ais_feed import MESSAGE_TYPES, iter_messages
 from shipchips_core.twin.ais_server import AisStreamTwin
@@ -56,6 +56,18 @@ def test_settings_from_config_turn_areas_latitude_first():
     assert sub["APIKey"] == "k" and sub["BoundingBoxes"] == s.bounding_boxes
     assert sub["FilterMessageTypes"] == list(cfg.ais.message_types)
     assert "k" not in repr(CollectorSettings("ws://x", "very-secret", [], []))
+
+
+def test_collector_tuning_comes_from_the_config_and_its_overrides(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("ais: {rate_limited_seconds: 3, max_pending_lines: 1000, stats_interval_seconds: 0.5}\n")
+    cfg = load_config(path, environ={"SHIPCHIPS__AIS__RECEIVE_QUEUE": "512", "SHIPCHIPS__AIS__RECONNECT_MAX_SECONDS": "5"})
+    s = settings_from_config(cfg, "k")
+    assert (s.rate_limited_seconds, s.max_pending_lines, s.stats_interval_seconds) == (3.0, 1000, 0.5)
+    assert (s.receive_queue, s.reconnect_max_seconds, s.reconnect_base_seconds) == (512, 5.0, 1.0)
+    assert settings_from_config(cfg, "k", stats_interval_seconds=9.0).stats_interval_seconds == 9.0  # --stats-every
+    with pytest.raises(ConfigError, match="ais.receive_queue must be > 0"):
+        load_config(path, environ={"SHIPCHIPS__AIS__RECEIVE_QUEUE": "0"})
 
 
 def test_lands_exactly_the_feed_for_the_window_and_box(world, box, storage):

@@ -18,7 +18,19 @@ def test_every_key_has_a_default():
 def test_env_override_changes_only_the_named_key(shipped_config):
     cfg = load_config(shipped_config, environ={"SHIPCHIPS__STAC__URL": "http://127.0.0.1:8000"})
     assert cfg.stac.url == "http://127.0.0.1:8000"
-    assert cfg.stac.collections == ("sentinel-2-l2a",)
+    assert cfg.stac.collections == ("sentinel-2-c1-l2a", "sentinel-2-l2a")
+
+
+def test_extra_stac_apis_are_searched_after_the_main_one(shipped_config):
+    extra = "[{url: 'http://127.0.0.1:9001', collections: [sentinel-2-l2a, my-s2]}]"
+    cfg = load_config(shipped_config, environ={"SHIPCHIPS__STAC__URL": "http://127.0.0.1:9000",
+                                               "SHIPCHIPS__STAC__EXTRA_APIS": extra})
+    assert [(a.url, a.collections) for a in cfg.stac.apis] == [
+        ("http://127.0.0.1:9000", ("sentinel-2-c1-l2a", "sentinel-2-l2a")),
+        ("http://127.0.0.1:9001", ("sentinel-2-l2a", "my-s2")),
+    ]
+    assert cfg.stac.collection_order == ("sentinel-2-c1-l2a", "sentinel-2-l2a", "my-s2")
+    assert load_config(shipped_config, environ={}).stac.extra_apis == ()
 
 
 @pytest.mark.parametrize(
@@ -31,6 +43,13 @@ def test_env_override_changes_only_the_named_key(shipped_config):
         ("areas: [{name: x, bbox: [5, 52, 4, 53]}]", "areas[0].bbox"),
         ("plan: {lag_dayz: 3}", "plan.lag_dayz"),
         ("ais: {url: http://x}", "ais.url"),
+        ("stac: {extra_apis: [{url: ftp://x}]}", "stac.extra_apis[0].url"),
+        ("stac: {extra_apis: [{url: 'http://x', collections: []}]}", "stac.extra_apis[0].collections"),
+        ("stac: {url: 'http://x', extra_apis: [{url: 'http://x'}]}", "stac.extra_apis[0].url"),
+        ("ais: {receive_queue: 0}", "ais.receive_queue"),
+        ("ais: {max_pending_lines: -5}", "ais.max_pending_lines"),
+        ("ais: {stats_interval_seconds: often}", "ais.stats_interval_seconds"),
+        ("ais: {reconnect_base_seconds: 2, reconnect_max_seconds: 1}", "ais.reconnect_max_seconds"),
     ],
 )
 def test_bad_values_fail_naming_the_key(tmp_path, text, key):
@@ -48,5 +67,6 @@ def test_digest_changes_with_a_value():
 
 def test_digest_ignores_settings_that_change_no_output():
     a = load_config(None, environ={})
-    b = load_config(None, environ={"SHIPCHIPS__CHIPS__WORKERS": "7", "SHIPCHIPS__DATASET_ROOT": "/elsewhere"})
+    b = load_config(None, environ={"SHIPCHIPS__CHIPS__WORKERS": "7", "SHIPCHIPS__DATASET_ROOT": "/elsewhere",
+                                   "SHIPCHIPS__AIS__RECEIVE_QUEUE": "64", "SHIPCHIPS__AIS__RECONNECT_MAX_SECONDS": "9"})
     assert a.digest() == b.digest()

@@ -1,0 +1,31 @@
+"""Typed, validated configuration: `config.yaml` + environment overrides + `.env` secrets.
+
+Every key has a default. A bad key or value fails at start-up with the key's dotted name.
+Environment overrides use `SHIPCHIPS__SECTION__KEY=value` (parsed as YAML scalars), so the
+demo and the tests point the *same* shipped config at the offline twin by changing endpoints only.
+Secrets (`AISSTREAM_API_KEY`) are read from the environment or `.env` and never stored here.
+
+One module per group of sections (`sections`, `ais`, `stac`, `chips`), the root `Config` in
+`root`, and reading it in `loading`; this package re-exports the public names.
+"""
+
+from .ais import ARCHIVE_FORMATS, AisConfig, ArchiveSource
+from .chips import STACK_ASSETS, ChipsConfig, GatingConfig
+from .loading import CONFIG_ENV, OVERRIDE_PREFIX, load_config, load_secret
+from .root import EXECUTION_ONLY_CHIP_KEYS, Config
+from .sections import (
+    AreaOfInterest,
+    MatchingConfig,
+    PartitionsConfig,
+    PlanConfig,
+    SplitsConfig,
+)
+from .stac import DEFAULT_COLLECTIONS, StacApi, StacConfig
+from .validation import ConfigError
+
+__all__ = [
+    "ARCHIVE_FORMATS", "CONFIG_ENV", "DEFAULT_COLLECTIONS", "EXECUTION_ONLY_CHIP_KEYS", "OVERRIDE_PREFIX",
+    "STACK_ASSETS", "AisConfig", "ArchiveSource", "AreaOfInterest", "ChipsConfig", "Config", "ConfigError",
+    "GatingConfig", "MatchingConfig", "PartitionsConfig", "PlanConfig", "SplitsConfig", "StacApi", "StacConfig",
+    "load_config", "load_secret",
+]

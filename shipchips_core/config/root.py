@@ -1,0 +1,52 @@
+"""`Config`: every section together, and the digest of the settings that shape the products."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from .ais import COLLECTOR_TUNING_KEYS, AisConfig
+from .chips import ChipsConfig
+from .sections import (
+    AreaOfInterest,
+    MatchingConfig,
+    PartitionsConfig,
+    PlanConfig,
+    SplitsConfig,
+)
+from .stac import StacConfig
+from .validation import ConfigError
+
+EXECUTION_ONLY_CHIP_KEYS = ("workers", "min_chips_per_worker")
+EXECUTION_ONLY_KEYS = {"chips": EXECUTION_ONLY_CHIP_KEYS, "ais": COLLECTOR_TUNING_KEYS}
+
+
+@dataclass(frozen=True)
+class Config:
+    dataset_root: str = "./dataset_root"
+    partitions: PartitionsConfig = field(default_factory=PartitionsConfig)
+    areas: tuple[AreaOfInterest, ...] = (AreaOfInterest(),)
+    ais: AisConfig = field(default_factory=AisConfig)
+    stac: StacConfig = field(default_factory=StacConfig)
+    plan: PlanConfig = field(default_factory=PlanConfig)
+    matching: MatchingConfig = field(default_factory=MatchingConfig)
+    chips: ChipsConfig = field(default_factory=ChipsConfig)
+    splits: SplitsConfig = field(default_factory=SplitsConfig)
+
+    def validate(self, key: str) -> None:
+        if not self.areas:
+            raise ConfigError("areas must hold at least one area of interest")
+
+    def digest(self) -> str:
+        """A short hash of the settings that shape the products, recorded as provenance in every
+        chip. Where they are stored, how many processes make them and how the collector reconnects
+        change no byte: left out."""
+        settings = dataclasses.asdict(self)
+        settings.pop("dataset_root")
+        for section, keys in EXECUTION_ONLY_KEYS.items():
+            for key in keys:
+                settings[section].pop(key)
+        blob = json.dumps(settings, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
