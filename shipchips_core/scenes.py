@@ -1,8 +1,10 @@
 """Sentinel-2 L2A scene search with pystac-client → one `s2_scene_metadata` row per item.
 
-Search is a POST with paging; retries with backoff go through pystac-client's own StacApiIO
-(urllib3 Retry). An item missing an asset or property the chipper needs is kept as a row with
-`status='invalid'` and the reason, never silently dropped.
+Every configured STAC API is searched (`stac.url`, then `stac.extra_apis`) over its own collections;
+each row records the API it came from. Search is a POST with paging; retries with backoff go through
+pystac-client's own StacApiIO (urllib3 Retry). An item missing an asset the configured band stack
+needs or a property the chipper needs is kept as a row with `status='invalid'` and the reason, never
+silently dropped.
 """
 
 from __future__ import annotations
@@ -17,13 +19,16 @@ from shapely.geometry import shape
 from urllib3.util.retry import Retry
 
 from . import radiometry
-from .config import StacConfig
+from .config import STACK_ASSETS, StacApi, StacConfig
 from .schemas import S2_SCENE_METADATA, SCENE_ASSETS, empty_frame
 
-REQUIRED_ASSETS = ("blue", "green", "red", "nir", "scl")
+# set by `search_items` on each item (a GeoJSON foreign member): the API it was found on
+API_FIELD = "shipchips:stac_api"
+MASK_ASSET = "scl"  # the masks need it whatever the stack
+REQUIRED_PROPERTIES = ("datetime", "eo:cloud_cover")
 
 
-def open_client(stac: StacConfig) -> Client:
+def open_client(url: str, stac: StacConfig) -> Client:
     retry = Retry(
         total=stac.max_retries,
         backoff_factor=0.5,
@@ -32,25 +37,33 @@ def open_client(stac: StacConfig) -> Client:
     )
     io = StacApiIO(timeout=stac.timeout_seconds, max_retries=retry)
     # Client.open sets the IO timeout again from its own argument: give it there too
-    return Client.open(stac.url, stac_io=io, timeout=stac.timeout_seconds)
+    return Client.open(url, stac_io=io, timeout=stac.timeout_seconds)
 
 
 def search_items(stac: StacConfig, bbox: tuple[float, float, float, float], start: datetime, end: datetime) -> list[dict]:
-    """Every item of the configured collections intersecting `bbox` in [start, end] under the cloud limit."""
-    search = open_client(stac).search(
+    """Every item intersecting `bbox` in [start, end] under the cloud limit, from each configured API's
+    collections, APIs in config order, each item tagged with its API (`API_FIELD`)."""
+    return [item for api in stac.apis for item in _search_api(api, stac, bbox, start, end)]
+
+
+def _search_api(api: StacApi, stac: StacConfig, bbox, start: datetime, end: datetime) -> list[dict]:
+    search = open_client(api.url, stac).search(
         method="POST",
-        collections=list(stac.collections),
+        collections=list(api.collections),
         bbox=list(bbox),
         datetime=(start, end),
         query={"eo:cloud_cover": {"lte": stac.max_cloud_cover}},
         limit=100,
     )
-    return list(search.items_as_dicts())
+    return [{**item, API_FIELD: api.url} for item in search.items_as_dicts()]
 
 
-def scene_rows(items: Iterable[dict]) -> pd.DataFrame:
-    """Rows of the `s2_scene_metadata` table, sorted by (collection, datetime, scene_id)."""
-    rows = [_row(item) for item in items]
+def scene_rows(items: Iterable[dict], band_assets: tuple[str, ...] = STACK_ASSETS["rgbn"]) -> pd.DataFrame:
+    """Rows of the `s2_scene_metadata` table, sorted by (collection, datetime, scene_id); an item is
+    invalid without the assets of `band_assets` (the configured stack) and SCL. A scene listed by
+    two APIs keeps the row of the first (`search_items` returns them in config order)."""
+    required = (*band_assets, MASK_ASSET)
+    rows = [_row(item, required) for item in items]
     if not rows:
         return empty_frame("s2_scene_metadata")
     df = pd.DataFrame(rows, columns=list(S2_SCENE_METADATA.columns))
@@ -86,11 +99,20 @@ def _grid_origin(asset: dict) -> dict:
     return {"grid_origin_x": float(t[2]) if ok else None, "grid_origin_y": float(t[5]) if ok else None}
 
 
-def _problems(item: dict, props: dict) -> list[str]:
+def _link(item: dict, rel: str) -> str | None:
+    return next((link.get("href") for link in item.get("links") or [] if link.get("rel") == rel), None)
+
+
+def _api(item: dict) -> str | None:
+    """The API the item was found on, else (an item from elsewhere) its root link."""
+    root = _link(item, "root")
+    return item.get(API_FIELD) or (root.rstrip("/") if root else None)
+
+
+def _problems(item: dict, props: dict, required_assets: tuple[str, ...]) -> list[str]:
     assets = item.get("assets") or {}
-    problems = [f"missing asset {a!r}" for a in REQUIRED_ASSETS if a not in assets]
-    if not props.get("datetime"):
-        problems.append("missing property 'datetime'")
+    problems = [f"missing asset {a!r}" for a in required_assets if not (assets.get(a) or {}).get("href")]
+    problems += [f"missing property {p!r}" for p in REQUIRED_PROPERTIES if props.get(p) in (None, "")]
     if _epsg(props) is None:
         problems.append("missing property 'proj:epsg'/'proj:code'")
     if not item.get("geometry"):
@@ -98,18 +120,18 @@ def _problems(item: dict, props: dict) -> list[str]:
     return problems
 
 
-def _row(item: dict) -> dict:
+def _row(item: dict, required_assets: tuple[str, ...]) -> dict:
     props = item.get("properties") or {}
     assets = item.get("assets") or {}
-    problems = _problems(item, props)
+    problems = _problems(item, props, required_assets)
     bands = (assets.get("red") or {}).get("raster:bands") or [{}]
     rule = radiometry.rule_for_item(item.get("collection", ""), props, bands[0]) if not problems else None
     geom = shape(item["geometry"]) if item.get("geometry") else None
     bounds = geom.bounds if geom is not None else (None,) * 4
-    self_link = next((l["href"] for l in item.get("links", []) if l.get("rel") == "self"), None)
     return {
         "scene_id": item.get("id", ""),
         "collection": item.get("collection", ""),
+        "stac_api": _api(item),
         "datetime": props.get("datetime"),
         "platform": props.get("platform"),
         "mgrs_tile": _mgrs(props),
@@ -128,7 +150,7 @@ def _row(item: dict) -> dict:
         "sun_azimuth": props.get("view:sun_azimuth"),
         "sun_elevation": props.get("view:sun_elevation"),
         **{f"href_{a}": (assets.get(a) or {}).get("href") for a in SCENE_ASSETS},
-        "item_href": self_link,
+        "item_href": _link(item, "self"),
         **_grid_origin(assets.get("blue") or {}),
         "status": "invalid" if problems else "ok",
         "reason": "; ".join(problems) if problems else None,

@@ -94,6 +94,8 @@ S2_SCENE_METADATA = pa.DataFrameSchema(
     {
         "scene_id": _col(str),
         "collection": _col(str),
+        # root URL of the STAC API the item was found on (`stac.url` or one of `stac.extra_apis`)
+        "stac_api": _col(object, nullable=True),
         "datetime": _col(UTC_TS, nullable=True),
         "platform": _col(object, nullable=True),
         "mgrs_tile": _col(object, nullable=True),

@@ -70,13 +70,14 @@ def acquisition_plan(context: dg.AssetExecutionContext, shipchips: ShipchipsReso
 
 @_table_asset("s2_scene_metadata")
 def s2_scene_metadata(context: dg.AssetExecutionContext, shipchips: ShipchipsResource, acquisition_plan: pd.DataFrame) -> pd.DataFrame:
-    """The Sentinel-2 L2A scenes covering the plan, one row per item (invalid items with a reason)."""
+    """The Sentinel-2 L2A scenes covering the plan from every configured STAC API, one row per item
+    (invalid items with a reason)."""
     cfg = shipchips.config
     window = plan.search_window(acquisition_plan)
     if window is None:
         return schemas.empty_frame("s2_scene_metadata")
     bbox = _areas_bbox(cfg.areas)
-    rows = scenes.scene_rows(scenes.search_items(cfg.stac, bbox, *window))
+    rows = scenes.scene_rows(scenes.search_items(cfg.stac, bbox, *window), cfg.chips.band_assets)
     context.add_output_metadata({"scenes_ok": int((rows["status"] == "ok").sum()), "scenes_invalid": int((rows["status"] != "ok").sum())})
     return rows
 
@@ -101,7 +102,7 @@ def chips(
 ):
     cfg, day = shipchips.config, partition_day(context)
     candidates = matching.match_candidates(
-        acquisition_plan, s2_scene_metadata, ais_snapshots, cfg.matching, cfg.stac.collections
+        acquisition_plan, s2_scene_metadata, ais_snapshots, cfg.matching, cfg.stac.collection_order
     )
     df, unpositioned = chipping.cut_partition(chipping.ChipJob(shipchips.storage, day, cfg), candidates, s2_scene_metadata, ais_snapshots)
     resolved = plan.resolve_plan(acquisition_plan, candidates, df)

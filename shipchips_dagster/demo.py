@@ -28,13 +28,11 @@ CATALOG_DIR = Path(".twin_cache") / "catalog"
 
 def _selections() -> tuple[list[str], list[str]]:
     """Asset keys of the daily-partitioned assets and of the unpartitioned ones."""
+    from .backfill import split_selection
     from .definitions import defs
 
-    graph = defs.resolve_asset_graph()
-    daily, whole = [], []
-    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
-        (daily if graph.get(key).partitions_def else whole).append(key.to_user_string())
-    return daily, whole
+    daily, whole = split_selection(defs)
+    return [k.to_user_string() for k in daily], [k.to_user_string() for k in whole]
 
 
 def _materialize(selection: list[str], env: dict, partition: str | None) -> None:

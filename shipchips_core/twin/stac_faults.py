@@ -3,12 +3,14 @@
 The first `fail` search requests get an HTTP error (503 by default, as a busy Earth Search
 answers), the next `stall` ones answer only after `stall_s` seconds (a client timeout), then the
 API behaves. `seen` counts the search requests that arrived, so tests can assert the retries.
+`damage` serves chosen items incomplete (an asset or property left out), as catalogues sometimes do.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from starlette.responses import JSONResponse
@@ -21,6 +23,8 @@ class StacFaults:
     stall: int = 0
     stall_s: float = 0.0
     seen: int = 0
+    # item id → dotted paths left out wherever the item is served: "assets.nir", "properties.proj:code"
+    damage: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def next_fault(self) -> str | None:
@@ -32,6 +36,16 @@ class StacFaults:
         if n <= self.fail + self.stall:
             return "stall"
         return None
+
+    def damaged(self, item: dict) -> dict:
+        """The served `item` (a copy, changed in place) without the paths `damage` names for it."""
+        for path in self.damage.get(item.get("id"), ()):
+            *parents, last = path.split(".")
+            node = item
+            for key in parents:
+                node = node.get(key) or {}
+            node.pop(last, None)
+        return item
 
 
 class FaultMiddleware:

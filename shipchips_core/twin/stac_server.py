@@ -222,9 +222,10 @@ def _link(rel: str, href: str, kind: str = JSON_TYPE, **extra) -> dict:
 
 
 # ---- the app --------------------------------------------------------------------------------
-def create_app(catalog_dir: str | Path) -> Starlette:
+def create_app(catalog_dir: str | Path, faults: StacFaults | None = None) -> Starlette:
     catalog_dir = Path(catalog_dir)
     store, base_of = _Store(catalog_dir), lambda request: str(request.base_url).rstrip("/")
+    served = faults.damaged if faults is not None else (lambda item: item)
 
     def collection_doc(cid: str, base: str) -> dict:
         items = [i for i in store.current() if i["collection"] == cid]
@@ -264,7 +265,7 @@ def create_app(catalog_dir: str | Path) -> Starlette:
         cid, iid = known(request.path_params["cid"]), request.path_params["iid"]
         for it in store.current():
             if it["collection"] == cid and it["id"] == iid:
-                return JSONResponse(publish(it, base_of(request)), media_type=GEOJSON)
+                return JSONResponse(served(publish(it, base_of(request))), media_type=GEOJSON)
         raise HTTPException(404, f"item {iid!r} not found in {cid!r}")
 
     async def search(request: Request):
@@ -289,7 +290,7 @@ def create_app(catalog_dir: str | Path) -> Starlette:
                 links.append(_link("next", f"{href}?{urlencode({**request.query_params, 'next': token})}", GEOJSON))
         return JSONResponse({
             "type": "FeatureCollection", "stac_version": "1.0.0",
-            "features": [publish(it, base, *query["fields"]) for it in page], "links": links,
+            "features": [served(publish(it, base, *query["fields"])) for it in page], "links": links,
             "numberMatched": len(found), "numberReturned": len(page),
             "context": {"limit": limit, "matched": len(found), "returned": len(page)}}, media_type=GEOJSON)
 
@@ -322,7 +323,7 @@ class StacApiTwin:
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
         self.url = f"http://{self.host}:{self.port}"
-        app = create_app(self.catalog_dir)
+        app = create_app(self.catalog_dir, self.faults)
         if self.faults is not None:
             app = FaultMiddleware(app, self.faults)
         config = uvicorn.Config(app, log_level="warning", access_log=False,

@@ -1,8 +1,9 @@
-"""Scene search survives a busy or slow catalogue: pystac-client's own retries against the twin."""
+"""The STAC twin's faults: 503s and stalls that pystac-client's own retries survive, and items served incomplete."""
 
 from datetime import datetime, timezone
 
 import pytest
+import requests
 from pystac_client.exceptions import APIError
 
 from shipchips_core.config import StacConfig
@@ -38,3 +39,16 @@ def test_retries_give_up_with_a_clear_error(scene_catalog, twin_world):
     with StacApiTwin(scene_catalog, faults=StacFaults(fail=10)) as twin:
         with pytest.raises(APIError):
             _search(twin, twin_world, max_retries=1)
+
+
+def test_damaged_items_are_served_without_the_named_paths(scene_catalog, catalog_items):
+    target, other = catalog_items[0], catalog_items[1]
+    faults = StacFaults(damage={target["id"]: ("assets.nir", "properties.proj:epsg", "properties.proj:code")})
+    with StacApiTwin(scene_catalog, faults=faults) as twin:
+        item_url = f"{twin.url}/collections/{target['collection']}/items/{target['id']}"
+        served = requests.get(item_url, timeout=10).json()
+        found = {f["id"]: f for f in requests.post(f"{twin.url}/search", json={"limit": 100}, timeout=10).json()["features"]}
+    for item in (served, found[target["id"]]):
+        assert "nir" not in item["assets"] and "red" in item["assets"]
+        assert not {"proj:epsg", "proj:code"} & set(item["properties"])
+    assert "nir" in found[other["id"]]["assets"]  # other items are untouched
