@@ -29,3 +29,5 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.chip_throughput
 	$(BIN)/python -m benchmarks.ais_archive
 	$(BIN)/python -m benchmarks.ais_collector
+	$(BIN)/python -m benchmarks.interpolation
+	$(BIN)/python -m benchmarks.label_accuracy

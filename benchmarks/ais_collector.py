@@ -86,7 +86,7 @@ def _rates(samples: list) -> dict:
     first = moving[0]
     end = next(t for t, n in moving if n == last_n)
     windows, i = [], 0
-    for j, (t, n) in enumerate(moving):
+    for t, n in moving:
         while moving[i][0] < t - 1.0:
             i += 1
         if i > 0 and t <= end:
