@@ -5,8 +5,8 @@ which puts the ship within half a pixel of the centre on each axis. 20 m assets 
 window on their own grid (never the 10 m window reused): half the offset, 128×128 plus the margin
 the bicubic kernel needs, resampled onto the chip's exact 10 m grid (bicubic for reflectance,
 nearest neighbour for SCL). Windows crossing the scene edge are padded with nodata and flagged.
-Each asset is opened once per scene and kept open while its chips are cut (GDAL's block cache
-then serves neighbouring chips from blocks already fetched).
+Each asset is opened once per scene and kept open while its chips are cut; announced chips are
+assembled from internal blocks each fetched and decoded once (`blocks.BlockStore`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import rasterio
 from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.warp import reproject
-from rasterio.windows import Window
 
+from .blocks import BlockStore, PixelWindow
 from .radiometry import RadiometryRule
 
 RGBN_ASSETS = ("blue", "green", "red", "nir")
@@ -38,9 +38,11 @@ GDAL_HTTP_ENV = {
     "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff",
     "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
     "GDAL_HTTP_MULTIPLEX": "YES",
-    # bytes: rasterio hands an integer to GDALSetCacheMax64, so "512" would be a 512-byte cache
-    # (every window re-decoding its blocks, ~17x slower); 512 MiB holds ~250 decoded 1024² blocks
-    "GDAL_CACHEMAX": 512 * 1024 * 1024,
+    # bytes: rasterio hands an integer to GDALSetCacheMax64, so "128" would be a 128-byte cache. The
+    # block stores keep the decoded blocks chips need; GDAL's cache only serves unannounced reads
+    "GDAL_CACHEMAX": 128 * 1024 * 1024,
+    # keeps the header and IFDs read at open: rasterio asks for mask flags on every read while holding
+    # the GIL, and without this cache that re-fetches an IFD (and deadlocks an in-process server)
     "VSI_CACHE": "TRUE",
     "GDAL_HTTP_MAX_RETRY": 3,
     "GDAL_HTTP_RETRY_DELAY": 0.5,
@@ -74,19 +76,11 @@ def block_order_key(transform: Affine, x: float, y: float) -> tuple[int, int, fl
     return int(row_f // BLOCK_PX), int(col_f // BLOCK_PX), row_f, col_f
 
 
-def _read_padded(ds, row0: int, col0: int, height: int, width: int) -> tuple[np.ndarray, bool]:
-    """Read a window that may cross the raster edge; outside pixels are 0 (nodata)."""
-    out = np.zeros((height, width), dtype=ds.dtypes[0])
-    r0, c0 = max(row0, 0), max(col0, 0)
-    r1, c1 = min(row0 + height, ds.height), min(col0 + width, ds.width)
-    padded = (r0, c0, r1, c1) != (row0, col0, row0 + height, col0 + width)
-    if r1 > r0 and c1 > c0:
-        out[r0 - row0 : r1 - row0, c0 - col0 : c1 - col0] = ds.read(1, window=Window(c0, r0, c1 - c0, r1 - r0))
-    return out, padded
-
-
 class SceneReader:
-    """The open assets of one scene; `cut` returns a chip's arrays."""
+    """The open assets of one scene; `cut` returns a chip's arrays.
+
+    Tell it the chips to come (`expect`) and every internal block is then fetched and decoded once
+    (see `blocks.BlockStore`); chips cut without notice are read all the same, just not batched."""
 
     def __init__(self, hrefs: dict[str, str], rule: RadiometryRule, band_assets: tuple[str, ...] = RGBN_ASSETS):
         self.rule = rule
@@ -97,8 +91,15 @@ class SceneReader:
         except Exception:
             self._stack.close()
             raise
+        self.stores = {a: BlockStore(ds) for a, ds in self.datasets.items()}
         ref = self.datasets[band_assets[0]]
         self.transform, self.crs = ref.transform, ref.crs
+        for asset, ds in self.datasets.items():
+            if ds.transform.b or ds.transform.d or ds.crs != self.crs:
+                self._stack.close()
+                raise ValueError(f"asset {asset!r} ({hrefs[asset]}) is not north-up in the scene's CRS {self.crs}")
+        # (pixel width, x origin, pixel height, y origin) per asset: windows are plain arithmetic on these
+        self._grids = {a: (ds.transform.a, ds.transform.c, ds.transform.e, ds.transform.f) for a, ds in self.datasets.items()}
 
     def __enter__(self) -> "SceneReader":
         return self
@@ -106,23 +107,28 @@ class SceneReader:
     def __exit__(self, *exc) -> None:
         self._stack.close()
 
+    def expect(self, x: float, y: float, size: int) -> None:
+        """Announce a chip `cut` will be asked for, so its blocks are read in runs and kept until used."""
+        x0, y0 = self._chip_geometry(x, y, size)[:2]
+        for asset, store in self.stores.items():
+            store.expect(self._source_window(asset, x0, y0, size))
+
     def cut(self, x: float, y: float, size: int) -> ChipArrays:
-        row0, col0, ship_row, ship_col = chip_origin(self.transform, x, y, size)
-        chip_transform = self.transform @ Affine.translation(col0, row0)
+        x0, y0, ship_row, ship_col = self._chip_geometry(x, y, size)
         layers, padded_any = [], False
         for asset in self.band_assets:
-            ds = self.datasets[asset]
-            if ds.transform.a == self.transform.a:
-                dn, padded = _read_padded(ds, row0, col0, size, size)
+            window = self._source_window(asset, x0, y0, size)
+            dn, padded = self.stores[asset].read(window)
+            if self._grids[asset][0] == self.transform.a:
                 padded_any |= padded
                 layers.append(self.rule.apply(dn))
             else:
-                layers.append(self._resampled(ds, chip_transform, size))
-        scl, padded = self._scl_on_10m(chip_transform, size)
+                layers.append(self._resampled(asset, dn, window, x0, y0, size))
+        scl, padded = self._scl_on_10m(x0, y0, size)
         return ChipArrays(
             reflectance=np.stack(layers),
             scl=scl,
-            transform=chip_transform,
+            transform=Affine(self.transform.a, 0.0, x0, 0.0, self.transform.e, y0),
             crs=self.crs,
             ship_row=float(ship_row),
             ship_col=float(ship_col),
@@ -130,32 +136,49 @@ class SceneReader:
             band_assets=self.band_assets,
         )
 
-    def _resampled(self, ds, chip_transform: Affine, size: int) -> np.ndarray:
-        """A coarser asset on the chip's grid: its own window (+ kernel margin), bicubic, NaN nodata."""
-        col_f, row_f = ~ds.transform @ (chip_transform.c, chip_transform.f)
-        span = size * abs(chip_transform.a) / abs(ds.transform.a)
+    def _chip_geometry(self, x: float, y: float, size: int) -> tuple[float, float, float, float]:
+        """The chip's upper-left corner (x0, y0) and the ship's fractional (row, col) in it."""
+        row0, col0, ship_row, ship_col = chip_origin(self.transform, x, y, size)
+        return self.transform.c + col0 * self.transform.a, self.transform.f + row0 * self.transform.e, ship_row, ship_col
+
+    def _source_window(self, asset: str, x0: float, y0: float, size: int) -> PixelWindow:
+        """The pixels of `asset` a chip with upper-left corner (x0, y0) needs, on the asset's own grid."""
+        a, c, e, f = self._grids[asset]
+        if asset == "scl":
+            rows, cols = self._nearest_indices(x0, y0, size)
+            return int(rows[0]), int(cols[0]), int(rows[-1] - rows[0]) + 1, int(cols[-1] - cols[0]) + 1
+        col_f, row_f = (x0 - c) / a, (y0 - f) / e
+        if a == self.transform.a:
+            return round(row_f), round(col_f), size, size
+        # a coarser grid: its own window plus the margin the bicubic kernel reaches
+        span = size * self.transform.a / a
         c0 = math.floor(col_f) - BICUBIC_MARGIN_PX
         r0 = math.floor(row_f) - BICUBIC_MARGIN_PX
-        width = math.ceil(col_f + span) + BICUBIC_MARGIN_PX - c0
-        height = math.ceil(row_f + span) + BICUBIC_MARGIN_PX - r0
-        dn, _ = _read_padded(ds, r0, c0, height, width)
+        return r0, c0, math.ceil(row_f + span) + BICUBIC_MARGIN_PX - r0, math.ceil(col_f + span) + BICUBIC_MARGIN_PX - c0
+
+    def _resampled(self, asset: str, dn: np.ndarray, window: PixelWindow, x0: float, y0: float, size: int) -> np.ndarray:
+        """A coarser asset's window on the chip's grid: bicubic, NaN nodata."""
+        a, c, e, f = self._grids[asset]
+        r0, c0 = window[:2]
         out = np.full((size, size), np.nan, dtype="float32")
         reproject(
             self.rule.apply(dn), out,
-            src_transform=ds.transform @ Affine.translation(c0, r0), src_crs=self.crs, src_nodata=np.nan,
-            dst_transform=chip_transform, dst_crs=self.crs, dst_nodata=np.nan,
-            resampling=Resampling.cubic,
+            src_transform=Affine(a, 0.0, c + c0 * a, 0.0, e, f + r0 * e), src_crs=self.crs, src_nodata=np.nan,
+            dst_transform=Affine(self.transform.a, 0.0, x0, 0.0, self.transform.e, y0), dst_crs=self.crs,
+            dst_nodata=np.nan, resampling=Resampling.cubic,
         )
         return out
 
-    def _scl_on_10m(self, chip_transform: Affine, size: int) -> tuple[np.ndarray, bool]:
+    def _scl_on_10m(self, x0: float, y0: float, size: int) -> tuple[np.ndarray, bool]:
         """SCL on the chip's 10 m grid: each 10 m pixel takes the 20 m pixel containing its centre."""
-        ds = self.datasets["scl"]
-        centres = (np.arange(size) + 0.5)
-        xs = chip_transform.c + centres * chip_transform.a
-        ys = chip_transform.f + centres * chip_transform.e
-        cols = np.floor((xs - ds.transform.c) / ds.transform.a).astype(int)
-        rows = np.floor((ys - ds.transform.f) / ds.transform.e).astype(int)
-        r0, c0 = rows.min(), cols.min()
-        block, padded = _read_padded(ds, r0, c0, rows.max() - r0 + 1, cols.max() - c0 + 1)
-        return block[np.ix_(rows - r0, cols - c0)], padded
+        rows, cols = self._nearest_indices(x0, y0, size)
+        block, padded = self.stores["scl"].read(self._source_window("scl", x0, y0, size))
+        return block[np.ix_(rows - rows[0], cols - cols[0])], padded
+
+    def _nearest_indices(self, x0: float, y0: float, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and columns of the SCL grid holding the centres of the chip's pixels (north-up)."""
+        a, c, e, f = self._grids["scl"]
+        centres = np.arange(size) + 0.5
+        cols = np.floor((x0 + centres * self.transform.a - c) / a).astype(int)
+        rows = np.floor((y0 + centres * self.transform.e - f) / e).astype(int)
+        return rows, cols

@@ -1,8 +1,9 @@
 """Cut and write every chip of a partition: one `chips` row per attempt, whatever happens to it.
 
-Candidates come from `matching.match_candidates`. Per scene they are sorted by the internal block
-they fall in, then cut in contiguous slices, one slice per worker process, so each process reads
-each block once and keeps its own open handles and GDAL cache. A scene that cannot be opened fails
+Candidates come from `matching.match_candidates`. Each scene's chips are split among the worker
+processes along block boundaries (`slicing`), and each process cuts its slice in block order from
+one reader told all its chips up front, so every block is fetched and decoded once per process.
+This process cuts the first slice itself while the others run. A scene that cannot be opened fails
 only its own chips; a chip that cannot be cut or written fails only itself; both are rows with the
 reason. Gated-out chips are rows with status `dropped` and the gate's reason.
 """
@@ -19,21 +20,21 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import rasterio
-from affine import Affine
 
 from . import documents, ids, layout, products
-from .chipper import BAND_NAMES, GDAL_HTTP_ENV, RGBN_ASSETS, SceneReader, block_order_key
+from .chipper import BAND_NAMES, GDAL_HTTP_ENV, SceneReader
 from .config import Config
 from .gating import gate
 from .masks import derive_masks
 from .matching import MATCH_OK
 from .radiometry import RadiometryRule
 from .schemas import CHIPS, empty_frame
+from .slicing import split_chips
 from .storage import LocalStorage
 
 log = logging.getLogger(__name__)
 
-STACK_ASSETS = {"rgbn": RGBN_ASSETS, "rgbn_swir": (*RGBN_ASSETS, "swir16", "swir22")}
+GRID_M = 10.0  # the chips' grid: the scene's 10 m bands
 NOT_ATTEMPTED = ("no_position", "outside_footprint")
 VESSEL_FIELDS = ("ship_name", "imo", "call_sign", "ship_type", "dim_a", "dim_b", "dim_c", "dim_d", "length_m", "beam_m", "nav_status")
 
@@ -48,7 +49,7 @@ class ChipJob:
 
     @property
     def band_assets(self) -> tuple[str, ...]:
-        return STACK_ASSETS[self.cfg.chips.stack]
+        return self.cfg.chips.band_assets
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,8 @@ def cut_partition(job: ChipJob, candidates: pd.DataFrame, scenes: pd.DataFrame, 
     counts = Counter(candidates.loc[not_attempted, "match_status"])
     attempts = candidates[~not_attempted]
     workers = _worker_count(job, int((attempts["match_status"] == MATCH_OK).sum()))
-    tasks = list(_slice_tasks(attempts, scenes, workers))
-    vessels = vessel_facts(ais)
-    rows = _run_tasks(job, tasks, vessels, workers)
+    groups = _slice_tasks(attempts, scenes, workers, job.cfg.chips.size)
+    rows = _run_tasks(job, groups, vessel_facts(ais))
     if not rows:
         return empty_frame("chips"), counts
     df = pd.DataFrame(rows, columns=list(CHIPS.columns))
@@ -91,31 +91,49 @@ def _worker_count(job: ChipJob, n_chips: int) -> int:
     return max(1, min(job.cfg.chips.workers, n_chips // job.cfg.chips.min_chips_per_worker))
 
 
-def _slice_tasks(attempts: pd.DataFrame, scenes: pd.DataFrame, workers: int):
+def _slice_tasks(attempts: pd.DataFrame, scenes: pd.DataFrame, workers: int, size: int) -> list[list[SliceTask]]:
+    """Per worker, its slice of every scene (split along block boundaries, in block order)."""
     scene_by_key = {(s["collection"], s["scene_id"]): s for s in scenes.to_dict("records")}
+    groups: list[list[SliceTask]] = [[] for _ in range(workers)]
     for key, group in attempts.groupby(["collection", "scene_id"], sort=True):
-        scene = scene_by_key[key]
-        records = sorted(group.to_dict("records"), key=lambda c: _block_key(scene, c))
-        for part in np.array_split(np.arange(len(records)), workers):
+        scene, group = scene_by_key[key], group.sort_values("mmsi", kind="stable")
+        records = group.to_dict("records")
+        rows, cols = _grid_position(scene, group)
+        for worker, part in enumerate(split_chips(rows, cols, workers, size)):
             if len(part):
-                yield SliceTask(scene=scene, candidates=[records[i] for i in part])
+                groups[worker].append(SliceTask(scene=scene, candidates=[records[i] for i in part]))
+    return groups
 
 
-def _block_key(scene: dict, cand: dict) -> tuple:
+def _grid_position(scene: dict, group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Fractional (row, col) of each candidate on the scene's 10 m grid; zeros (one block, stable
+    order) when the item published no grid origin."""
     origin_x, origin_y = scene.get("grid_origin_x"), scene.get("grid_origin_y")
-    if origin_x is None or pd.isna(origin_x):  # no proj:transform published: keep a stable order
-        return (0, 0, cand["mmsi"])
-    return (*block_order_key(Affine(10, 0, origin_x, 0, -10, origin_y), cand["x_utm"], cand["y_utm"]), cand["mmsi"])
+    if origin_x is None or pd.isna(origin_x):
+        return np.zeros(len(group)), np.zeros(len(group))
+    cols = (group["x_utm"].to_numpy() - origin_x) / GRID_M
+    rows = (origin_y - group["y_utm"].to_numpy()) / GRID_M
+    return rows, cols
 
 
-def _run_tasks(job: ChipJob, tasks: list[SliceTask], vessels: dict, workers: int) -> list[dict]:
-    if workers == 1:
-        return [row for task in tasks for row in cut_slice(job, task, vessels)]
+def _run_tasks(job: ChipJob, groups: list[list[SliceTask]], vessels: dict) -> list[dict]:
+    """The first group is cut in this process while worker processes cut the others."""
+    others = [g for g in groups[1:] if g]
+    if not others:
+        return cut_slices(job, groups[0], vessels)
     # spawn, not fork: the caller may run threads (servers, Dagster) that a fork would copy half-way
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        results = pool.map(cut_slice, [job] * len(tasks), tasks, [vessels] * len(tasks))
-        return [row for rows in results for row in rows]
+    with ProcessPoolExecutor(max_workers=len(others), mp_context=context) as pool:
+        futures = [pool.submit(cut_slices, job, group, vessels) for group in others]
+        rows = cut_slices(job, groups[0], vessels)
+        return rows + [row for f in futures for row in f.result()]
+
+
+def cut_slices(job: ChipJob, tasks: list[SliceTask], vessels: dict[int, dict]) -> list[dict]:
+    """Cut slices one after the other; their files are durable when this returns (one filesystem
+    flush for all of them rather than an fsync per file)."""
+    with job.storage.deferred_sync():
+        return [row for task in tasks for row in cut_slice(job, task, vessels)]
 
 
 def cut_slice(job: ChipJob, task: SliceTask, vessels: dict[int, dict]) -> list[dict]:
@@ -131,6 +149,9 @@ def cut_slice(job: ChipJob, task: SliceTask, vessels: dict[int, dict]) -> list[d
             log.warning("scene %s unreadable: %s", scene["scene_id"], exc)
             return [_finish(r, "failed", f"scene_unreadable: {exc}") for r in base_rows]
         with reader:
+            for cand in task.candidates:
+                if cand["match_status"] == MATCH_OK:
+                    reader.expect(cand["x_utm"], cand["y_utm"], job.cfg.chips.size)
             return [_attempt(job, reader, row, cand, scene, vessels) for row, cand in zip(base_rows, task.candidates)]
 
 
