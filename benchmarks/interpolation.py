@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks import _interp_inputs as inputs
+from benchmarks._verdict import exit_with_verdict, target_lines
 from shipchips_core import matching, plan
 from shipchips_core.config import MatchingConfig, PlanConfig
 from shipchips_core.tracks import METHOD_NONE, interpolate_positions
@@ -131,9 +132,7 @@ def format_report(r: dict) -> str:
     acc = r["cases"]["footprint"]["accuracy"]
     w(f"footprint pairing vs the exact tracks: {acc['placed']:,} placed, error median {acc['median_m']:.1f} m, "
       f"p99 {acc['p99_m']:.1f} m, max {acc['max_m']:.1f} m (GNSS noise σ = {inputs.GNSS_SIGMA_M:.0f} m per axis)")
-    w("targets:")
-    for t in r["targets"]:
-        w(f"  [{'PASS' if t['pass'] else 'FAIL'}] {t['name']}: {t['value']:.2f} s (target {t['target']} s)")
+    lines.extend(target_lines(r["targets"], "{:.2f}", " s"))
     w(f"report JSON: {r['json_path']}")
     return "\n".join(lines)
 
@@ -145,4 +144,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(0 if all(t["pass"] for t in main()["targets"]) else 1)
+    exit_with_verdict(main)

@@ -34,6 +34,7 @@ import pandas as pd
 
 from benchmarks import _label_truth as truth
 from benchmarks._twin_pipeline import DayRun, run_day
+from benchmarks._verdict import exit_with_verdict, target_lines
 from shipchips_core.config import Config, load_config
 from shipchips_core.twin import scenes as twin_scenes
 from shipchips_core.twin import world as twin_world
@@ -232,9 +233,7 @@ def format_report(r: dict) -> str:
           f"(baseline {x['baseline_px']:.2f} px)")
     w("")
     w(f"took {r['seconds']:.1f} s")
-    w("targets:")
-    for t in r["targets"]:
-        w(f"  [{'PASS' if t['pass'] else 'FAIL'}] {t['name']}: {_f(t['value'], '{:.4f}')} (target {t['target']})")
+    lines.extend(target_lines(r["targets"], "{:.4f}"))
     w(f"report JSON: {r['json_path']}")
     return "\n".join(lines)
 
@@ -246,4 +245,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(0 if all(t["pass"] for t in main()["targets"]) else 1)
+    exit_with_verdict(main)

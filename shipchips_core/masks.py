@@ -22,6 +22,16 @@ SCL_WATER = (6,)
 MASK_NAMES = ("cloud_mask", "land_mask", "water_mask", "valid_mask")
 
 
+def _class_table(classes: tuple[int, ...]) -> np.ndarray:
+    """A 256-entry lookup: `table[scl]` is a class test ~10x cheaper than np.isin on uint8."""
+    table = np.zeros(256, dtype=bool)
+    table[list(classes)] = True
+    return table
+
+
+IS_CLOUD, IS_LAND, IS_WATER = _class_table(SCL_CLOUD), _class_table(SCL_LAND), _class_table(SCL_WATER)
+
+
 @dataclass(frozen=True)
 class Masks:
     cloud: np.ndarray
@@ -60,9 +70,11 @@ def ndwi(green: np.ndarray, nir: np.ndarray) -> np.ndarray:
 
 def derive_masks(reflectance: np.ndarray, scl: np.ndarray, band_assets: tuple[str, ...], ndwi_threshold: float) -> Masks:
     valid = np.isfinite(reflectance).all(axis=0) & (scl != SCL_NODATA)
-    cloud = np.isin(scl, SCL_CLOUD) & valid
+    scl = scl.astype(np.uint8, copy=False)
+    cloud = IS_CLOUD[scl] & valid
     index = ndwi(reflectance[band_assets.index("green")], reflectance[band_assets.index("nir")])
-    ndwi_water = np.nan_to_num(index, nan=-np.inf) > ndwi_threshold
-    water = (np.isin(scl, SCL_WATER) | ndwi_water) & valid & ~cloud
-    land = np.isin(scl, SCL_LAND) & ~ndwi_water & valid
+    with np.errstate(invalid="ignore"):
+        ndwi_water = index > ndwi_threshold  # NaN compares False: no data is never water
+    water = (IS_WATER[scl] | ndwi_water) & valid & ~cloud
+    land = IS_LAND[scl] & ~ndwi_water & valid
     return Masks(cloud=cloud, land=land, water=water, valid=valid)

@@ -63,8 +63,8 @@ def quicklook_jpeg(chip: ChipArrays) -> bytes:
         scale = np.float32(255.0 / max(hi - lo, 1e-6))
         stretched = (rgb - np.float32(lo)) * scale
         np.clip(stretched, 0, 255, out=stretched)
-        out = np.moveaxis(np.nan_to_num(stretched, nan=0.0).astype(np.uint8), 0, -1)
-        out[~valid] = 0
+        stretched[:, ~valid] = 0  # nodata (NaN included) is black
+        out = np.ascontiguousarray(np.moveaxis(stretched, 0, -1), dtype=np.uint8)
     buf = io.BytesIO()
     Image.fromarray(out, "RGB").save(buf, format="JPEG", quality=90, optimize=False)
     return buf.getvalue()

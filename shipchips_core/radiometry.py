@@ -19,9 +19,10 @@ class RadiometryRule:
     scale: float
     offset: float
 
-    def apply(self, dn: np.ndarray) -> np.ndarray:
-        """float32 reflectance; NaN where DN is 0 (nodata)."""
-        out = dn.astype("float32") * np.float32(self.scale) + np.float32(self.offset)
+    def apply(self, dn: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """float32 reflectance (into `out` if given); NaN where DN is 0 (nodata)."""
+        out = np.multiply(dn, np.float32(self.scale), out=out, dtype=np.float32)
+        out += np.float32(self.offset)
         out[dn == 0] = np.nan
         return out
 

@@ -12,17 +12,20 @@ import numpy as np
 
 from .chipper import BLOCK_PX
 
-# A block position both parts touch is decoded twice (4-6 bands of ~6 ms each): about the cost of
-# cutting and writing one chip, so one shared block weighs as much as one chip of imbalance.
-SHARED_BLOCK_COST_IN_CHIPS = 1.0
+# A block position both parts touch is fetched and decoded twice: 4-6 bands of ~1 MB and ~6 ms each,
+# i.e. 1.5-2 chips' worth of CPU (a chip costs ~17 ms end to end) plus bytes over the network, which
+# cost money and time on a real object store. So it weighs as much as 3 chips of imbalance.
+SHARED_BLOCK_COST_IN_CHIPS = 3.0
 
 
 def split_chips(rows: np.ndarray, cols: np.ndarray, parts: int, size: int, block: int = BLOCK_PX) -> list[np.ndarray]:
     """Indices of the chips (centred at fractional pixel `rows`, `cols` of the 10 m grid) for each
-    of `parts` workers, each in block order. Deterministic: the same positions, the same split."""
+    of `parts` workers, each in block order, the largest part first (the calling process cuts it:
+    it starts no interpreter). Deterministic: the same positions, the same split."""
     rows, cols = np.asarray(rows, dtype=float), np.asarray(cols, dtype=float)
     spans = _block_spans(rows, cols, size, block)
-    return [_block_order(idx, rows, cols, block) for idx in _bisect(np.arange(len(rows)), parts, rows, cols, spans, block)]
+    found = _bisect(np.arange(len(rows)), parts, rows, cols, spans, block)
+    return [_block_order(idx, rows, cols, block) for idx in sorted(found, key=len, reverse=True)]
 
 
 def _block_spans(rows: np.ndarray, cols: np.ndarray, size: int, block: int) -> np.ndarray:

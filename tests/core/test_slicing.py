@@ -44,3 +44,15 @@ def test_parts_are_in_block_order_and_the_split_is_deterministic():
 def test_more_workers_than_chips_leaves_the_extra_parts_empty():
     parts = split_chips(np.array([10.0]), np.array([10.0]), 3, SIZE, BLOCK)
     assert [len(p) for p in parts] == [1, 0, 0]
+
+
+def test_a_cut_crossing_fewer_lanes_wins_over_a_slightly_better_balance():
+    # two north-south lanes (cols ~1500 and ~4500) and a short east-west one along block row 2
+    rng = np.random.default_rng(3)
+    ns = np.concatenate([rng.uniform(100, 9000, 200), rng.uniform(100, 9000, 200)])
+    rows = np.concatenate([ns, np.full(60, 2500.0)])
+    cols = np.concatenate([np.full(200, 1500.0), np.full(200, 4500.0), rng.uniform(1500, 4500, 60)])
+    parts = split_chips(rows, cols, 2, SIZE, BLOCK)
+    shared = _touched(rows, cols, parts[0]) & _touched(rows, cols, parts[1])
+    assert len(shared) <= 2  # a vertical cut between the lanes crosses only the short lane
+    assert len(parts[0]) >= len(parts[1])  # the largest part first
