@@ -106,10 +106,6 @@ def format_report(report: dict) -> str:
       + (f"; reasons {b['reasons']}" if b["reasons"] else ""))
     w(f"(b) peak RSS: main {b['rss_mb']['process']:.0f} MB, workers {b['rss_mb']['children']:.0f} MB; first half: "
       f"main {phases['project_half']['rss_mb']['process']:.0f} MB, workers {phases['project_half']['rss_mb']['children']:.0f} MB")
-    r = phases["project_read"]
-    r_cpu = r["cpu_s"]["process"]
-    w(f"(b-read) CPU {r_cpu:.2f} s (floor {c['cpu_s']['process']:.2f} s) in {r['seconds']:.2f} s wall: the wall time not "
-      f"spent on this process's CPU ({max(r['seconds'] - r_cpu, 0):.2f} s) waits on the HTTP server")
     w()
     w(f"ratios: b/a = {_f(fig['ratio_project_vs_naive'], '{:.2f}')} (chips/s/core), "
       f"b-read/c = {_f(fig['ratio_read_vs_floor'], '{:.3f}')} (≥ {1 / TARGET_FLOOR:.3f} is within 1.2× of the floor)")

@@ -4,10 +4,18 @@ Linear interpolation between the fixes just before and after the instant when bo
 `max_gap_s`; dead reckoning (SOG/COG) from the one fix that is, otherwise; no position at all if
 neither is. Vectorised over all (vessel, instant) targets with numpy: no Python loop per fix.
 
-The uncertainty model bounds the error of a vessel whose acceleration (speed or turn) is at most
-`A_MAX`: interpolation errs at most A·gb·ga/2, dead reckoning A·g²/2, plus the GNSS error. A vessel
-whose (GNSS-measured) SOG is below `STATIONARY_KN` at both fixes is at anchor or moored: its error
-is bounded by the distance between the two fixes instead, however long the gap.
+The worst-case uncertainty bounds the error of a vessel whose acceleration (speed or turn) is at
+most `A_MAX`: interpolation errs at most A·gb·ga/2, dead reckoning A·g²/2, plus the GNSS error. A
+vessel whose (GNSS-measured) SOG is below `STATIONARY_KN` at both fixes is at anchor or moored: its
+error is bounded by the distance between the two fixes instead, however long the gap.
+
+An interpolation is also checked against the track's own motion: dead-reckoned forward from the fix
+before and backward from the fix after, each with that fix's SOG/COG. Its uncertainty is the GNSS
+error plus the farther of the two from the linear position, capped by the worst-case bound. The
+worst case alone exceeds 50 m for any gap over ~80 s, so a ship that simply kept its course through a
+few minutes without reception would never be chipped; one that manoeuvred in the gap has end fixes
+that disagree and keeps a large uncertainty (under constant acceleration or turn rate that distance
+is never below the interpolation's true error). Without SOG/COG at either fix, the worst case stands.
 """
 
 from __future__ import annotations
@@ -86,20 +94,36 @@ def _record_fixes(out, prefix, idx, used, f_ms, cols) -> None:
 def _fill_linear(out, cols, b, a, gap_b, gap_a, sel) -> None:
     if not sel.any():
         return
-    span = gap_b[sel] + gap_a[sel]
-    frac = np.divide(gap_b[sel], span, out=np.zeros_like(span), where=span > 0)
-    lon0, lat0 = cols["lon"][b[sel]], cols["lat"][b[sel]]
-    dlon = _wrap_lon(cols["lon"][a[sel]] - lon0)
-    out.loc[sel, "lon"] = _wrap_lon(lon0 + dlon * frac)
-    out.loc[sel, "lat"] = lat0 + (cols["lat"][a[sel]] - lat0) * frac
+    b, a, gap_b, gap_a = b[sel], a[sel], gap_b[sel], gap_a[sel]
+    span = gap_b + gap_a
+    frac = np.divide(gap_b, span, out=np.zeros_like(span), where=span > 0)
+    lon0, lat0 = cols["lon"][b], cols["lat"][b]
+    lon = _wrap_lon(lon0 + _wrap_lon(cols["lon"][a] - lon0) * frac)
+    lat = lat0 + (cols["lat"][a] - lat0) * frac
+    out.loc[sel, "lon"], out.loc[sel, "lat"] = lon, lat
     out.loc[sel, "method"] = METHOD_LINEAR
-    manoeuvre = A_MAX * gap_b[sel] * gap_a[sel] / 2.0
-    stationary = (cols["sog_kn"][b[sel]] < STATIONARY_KN) & (cols["sog_kn"][a[sel]] < STATIONARY_KN)
-    chord = _distance_m(lon0, lat0, cols["lon"][a[sel]], cols["lat"][a[sel]])
-    out.loc[sel, "uncertainty_m"] = GNSS_ERROR_M + np.where(stationary, np.minimum(chord, manoeuvre), manoeuvre)
-    nearest = np.where(gap_b[sel] <= gap_a[sel], b[sel], a[sel])
+    disagreement = _dead_reckoning_disagreement_m(cols, b, a, gap_b, gap_a, lon, lat)
+    # fmin: a NaN disagreement (no SOG/COG at a fix) leaves the worst-case bound
+    out.loc[sel, "uncertainty_m"] = np.fmin(_worst_case_m(cols, b, a, gap_b, gap_a), GNSS_ERROR_M + disagreement)
+    nearest = np.where(gap_b <= gap_a, b, a)
     for c in ("sog_kn", "cog_deg", "heading_deg"):
         out.loc[sel, c] = cols[c][nearest]
+
+
+def _worst_case_m(cols, b, a, gap_b, gap_a) -> np.ndarray:
+    """GNSS error + A·gb·ga/2, or + the chord between the fixes if that is smaller and the vessel is stationary."""
+    manoeuvre = A_MAX * gap_b * gap_a / 2.0
+    stationary = (cols["sog_kn"][b] < STATIONARY_KN) & (cols["sog_kn"][a] < STATIONARY_KN)
+    chord = _distance_m(cols["lon"][b], cols["lat"][b], cols["lon"][a], cols["lat"][a])
+    return GNSS_ERROR_M + np.where(stationary, np.minimum(chord, manoeuvre), manoeuvre)
+
+
+def _dead_reckoning_disagreement_m(cols, b, a, gap_b, gap_a, lon, lat) -> np.ndarray:
+    """Farther of the positions dead-reckoned from the fix before (forward) and the fix after
+    (backward) from the linear one at (lon, lat); NaN where either fix lacks SOG or COG."""
+    forward = _distance_m(lon, lat, *_project(cols, b, gap_b))
+    backward = _distance_m(lon, lat, *_project(cols, a, -gap_a))
+    return np.maximum(forward, backward)
 
 
 def _fill_dead_reckoning(out, cols, idx, gap, sel, method, sign) -> None:
@@ -108,21 +132,25 @@ def _fill_dead_reckoning(out, cols, idx, gap, sel, method, sign) -> None:
     sel = sel & np.isfinite(sog) & np.isfinite(cog)
     if not sel.any():
         return
-    dist = sign * sog[sel] * KNOT_MS * gap[sel]
-    course = np.radians(cog[sel])
-    lat0 = cols["lat"][idx[sel]]
-    dlat = np.degrees(dist * np.cos(course) / EARTH_RADIUS_M)
-    dlon = np.degrees(dist * np.sin(course) / (EARTH_RADIUS_M * np.cos(np.radians(lat0))))
-    out.loc[sel, "lon"] = _wrap_lon(cols["lon"][idx[sel]] + dlon)
-    out.loc[sel, "lat"] = lat0 + dlat
+    out.loc[sel, "lon"], out.loc[sel, "lat"] = _project(cols, idx[sel], sign * gap[sel])
     out.loc[sel, "method"] = method
     out.loc[sel, "uncertainty_m"] = GNSS_ERROR_M + A_MAX * gap[sel] ** 2 / 2.0
     for c in ("sog_kn", "cog_deg", "heading_deg"):
         out.loc[sel, c] = cols[c][idx[sel]]
 
 
+def _project(cols, idx, dt_s) -> tuple[np.ndarray, np.ndarray]:
+    """(lon, lat) `dt_s` seconds after the fixes `idx` (before, if negative) at their SOG along their COG."""
+    dist = cols["sog_kn"][idx] * KNOT_MS * dt_s
+    course = np.radians(cols["cog_deg"][idx])
+    lat0 = cols["lat"][idx]
+    dlat = np.degrees(dist * np.cos(course) / EARTH_RADIUS_M)
+    dlon = np.degrees(dist * np.sin(course) / (EARTH_RADIUS_M * np.cos(np.radians(lat0))))
+    return _wrap_lon(cols["lon"][idx] + dlon), lat0 + dlat
+
+
 def _distance_m(lon0, lat0, lon1, lat1) -> np.ndarray:
-    """Equirectangular distance: exact enough over the few hundred metres between two fixes."""
+    """Equirectangular distance: exact enough over the few kilometres between fixes or projections."""
     dx = np.radians(_wrap_lon(lon1 - lon0)) * np.cos(np.radians((lat0 + lat1) / 2))
     dy = np.radians(lat1 - lat0)
     return EARTH_RADIUS_M * np.hypot(dx, dy)
