@@ -10,6 +10,7 @@ reason. Gated-out chips are rows with status `dropped` and the gate's reason.
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 from collections import Counter
@@ -50,6 +51,11 @@ class ChipJob:
     @property
     def band_assets(self) -> tuple[str, ...]:
         return self.cfg.chips.band_assets
+
+    @functools.cached_property
+    def config_digest(self) -> str:
+        """The provenance hash every chip's metadata carries (hashing the config per chip cost ~0.3 ms)."""
+        return self.cfg.digest()
 
 
 @dataclass(frozen=True)
@@ -226,6 +232,6 @@ def _cut_and_write(job: ChipJob, reader: SceneReader, row: dict, cand: dict, sce
     if row["quicklook_path"]:
         job.storage.write_bytes(row["quicklook_path"], products.quicklook_jpeg(chip))
     products.write_json(job.storage, row["label_path"], documents.label_document(tile, chip, cand, vessel))
-    meta = documents.metadata_document(row, chip, cand, scene, vessel, qa, job.cfg.digest())
+    meta = documents.metadata_document(row, chip, cand, scene, vessel, qa, job.config_digest)
     products.write_json(job.storage, row["meta_path"], meta)
     return _finish(row, "ok", None)
