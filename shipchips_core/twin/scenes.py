@@ -72,13 +72,14 @@ class Scene:
 
 # ---- public API ---------------------------------------------------------------------------
 def generate_catalog(world: World, out_dir: str | Path, collections=COLLECTIONS) -> list[Path]:
-    """Write every acquisition × collection as an item folder; returns the item folders.
+    """Write every acquisition × collection as an item folder, the days' and their history
+    (`World.catalogue_acquisitions`); returns the item folders.
 
     Cached: complete folders are kept as they are. Output is a pure function of the world.
     """
     out_dir = Path(out_dir)
     folders = []
-    for acq in world.acquisitions:
+    for acq in world.catalogue_acquisitions:
         targets = [(c, out_dir / c / item_id(acq, c)) for c in collections]
         missing = [(c, f) for c, f in targets if not (f / MARKER).exists()]
         if missing:

@@ -145,6 +145,10 @@ class WorldSpec:
     y_min: float = 5_769_520.0
     y_max: float = 5_790_000.0
     granule_px: int = 2048
+    # the catalogue's acquisition history: the same granules (tiles, relative orbit, time of day) this
+    # many days before each of `days`, as Sentinel-2's 5-day repeat flies them (multiples of 5; the
+    # other satellite on odd cycles); a date that is one of `days` is not repeated
+    history_days: tuple[int, ...] = (5,)
 
 
 # Lanes: (start, end) in UTM; vessels run from start to end or back. All lie in open water.
@@ -317,40 +321,60 @@ class World:
     # ---- Sentinel-2 acquisitions -----------------------------------------------------------
     @cached_property
     def acquisitions(self) -> tuple[Acquisition, ...]:
-        acqs = []
+        """The granules of `spec.days` (the days the pipeline runs for)."""
+        return tuple(a for k, day in enumerate(self.spec.days) for a in self._granules(k, day, _platform(k)))
+
+    @cached_property
+    def history_acquisitions(self) -> tuple[Acquisition, ...]:
+        """The granules `spec.history_days` before each day: day k's tiles, orbit and time of day."""
+        seen, acqs = set(self.spec.days), []
+        for k, day in enumerate(self.spec.days):
+            for back in self.spec.history_days:
+                if back % 5:
+                    raise ValueError(f"history_days must be multiples of Sentinel-2's 5-day repeat, got {back}")
+                earlier = day - timedelta(days=back)
+                if earlier not in seen:
+                    seen.add(earlier)
+                    acqs.extend(self._granules(k, earlier, _platform(k + back // 5)))
+        return tuple(acqs)
+
+    @property
+    def catalogue_acquisitions(self) -> tuple[Acquisition, ...]:
+        """Every granule the twin's catalogue holds: the days' and their history."""
+        return self.acquisitions + self.history_acquisitions
+
+    def _granules(self, k: int, day: date, platform: str) -> list[Acquisition]:
+        """The two granules (31UES, 31UFS) on `day` at day k's time of day."""
         s = self.spec
         side = s.granule_px * PIXEL_M
-        for k, day in enumerate(s.days):
-            midnight = datetime.combine(day, datetime.min.time(), timezone.utc)
-            # 10:30 mean local solar time at ~3.9°E is ~10:14:24 UTC
-            centre = midnight + timedelta(hours=10, minutes=14, seconds=24 + 7 * k)
-            platform = "sentinel-2a" if k % 2 == 0 else "sentinel-2b"
-            west = Acquisition(
-                mgrs_tile="31UES",
-                platform=platform,
-                sensing_time=centre + timedelta(seconds=1.218),
-                datatake_time=centre - timedelta(minutes=4, seconds=33),
-                origin_x=s.x_min,
-                origin_y=s.y_max,
-                size_px=s.granule_px,
-                relative_orbit=51,
-                clouds=(Cloud(552_300.0, 5_781_400.0, 900.0),),
-                nodata_wedge=0.12,
-            )
-            east = Acquisition(
-                mgrs_tile="31UFS",
-                platform=platform,
-                sensing_time=centre + timedelta(seconds=3.704),
-                datatake_time=centre - timedelta(minutes=4, seconds=33),
-                origin_x=s.x_max - side,
-                origin_y=s.y_max,
-                size_px=s.granule_px,
-                relative_orbit=51,
-                clouds=(Cloud(571_000.0, 5_772_500.0, 700.0), Cloud(561_200.0, 5_783_600.0, 500.0)),
-                nodata_wedge=0.0,
-            )
-            acqs.extend([west, east])
-        return tuple(acqs)
+        midnight = datetime.combine(day, datetime.min.time(), timezone.utc)
+        # 10:30 mean local solar time at ~3.9°E is ~10:14:24 UTC
+        centre = midnight + timedelta(hours=10, minutes=14, seconds=24 + 7 * k)
+        west = Acquisition(
+            mgrs_tile="31UES",
+            platform=platform,
+            sensing_time=centre + timedelta(seconds=1.218),
+            datatake_time=centre - timedelta(minutes=4, seconds=33),
+            origin_x=s.x_min,
+            origin_y=s.y_max,
+            size_px=s.granule_px,
+            relative_orbit=51,
+            clouds=(Cloud(552_300.0, 5_781_400.0, 900.0),),
+            nodata_wedge=0.12,
+        )
+        east = Acquisition(
+            mgrs_tile="31UFS",
+            platform=platform,
+            sensing_time=centre + timedelta(seconds=3.704),
+            datatake_time=centre - timedelta(minutes=4, seconds=33),
+            origin_x=s.x_max - side,
+            origin_y=s.y_max,
+            size_px=s.granule_px,
+            relative_orbit=51,
+            clouds=(Cloud(571_000.0, 5_772_500.0, 700.0), Cloud(561_200.0, 5_783_600.0, 500.0)),
+            nodata_wedge=0.0,
+        )
+        return [west, east]
 
     def vessels_in(self, acq: Acquisition) -> list[tuple[Vessel, float, float]]:
         """Vessels whose true position at the acquisition's sensing time lies inside its grid."""
@@ -399,6 +423,10 @@ def _dog_leg_track(p_ref, u, speed, t_ref, span, rng) -> Track:
         go(theta * (1 - (k + 0.5) / ARC_SEGMENTS), ds, new_speed)
     go(0.0, new_speed * (t_ref + span - t), new_speed)
     return Track(times=tuple(times), xs=tuple(xs), ys=tuple(ys))
+
+
+def _platform(k: int) -> str:
+    return "sentinel-2a" if k % 2 == 0 else "sentinel-2b"
 
 
 def _epoch(when: datetime) -> float:
