@@ -1,5 +1,5 @@
 """One offline-twin day through the core pipeline, no Dagster: the calls `shipchips_dagster.assets`
-makes, in order (AIS landed and cleaned, plan, STAC search, matching, chips).
+makes, in order (AIS landed and cleaned, catalogue history and plan, STAC search, matching, chips).
 
 The AIS messages are the twin's aisstream envelopes for the demo's replay window, written as one
 landing file the way the collector lands them, then read back by `archives.build_day`. Scenes are
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from shipchips_core import layout, matching, plan, scenes
+from shipchips_core import layout, matching, overpass, plan, scenes
 from shipchips_core.ais import archives
 from shipchips_core.chipping import ChipJob, cut_partition
 from shipchips_core.config import Config
@@ -61,9 +61,10 @@ def run_day(world: World, catalog_dir: Path, dataset_root: Path, cfg: Config) ->
     storage = LocalStorage(dataset_root)
     messages = land_ais(world, storage, day)
     ais, _, _ = archives.build_day(storage, cfg.ais, day, cfg.areas)
-    plan_df = plan.build_acquisition_plan(ais, day, cfg.plan, cfg.matching)
     with StacApiTwin(catalog_dir) as api:
         stac = dataclasses.replace(cfg.stac, url=api.url)
+        history = overpass.search_history(stac, areas_bbox(cfg), day, cfg.plan.history_days)
+        plan_df = plan.build_acquisition_plan(ais, day, cfg.plan, cfg.matching, history)
         scene_df = scenes.scene_rows(scenes.search_items(stac, areas_bbox(cfg), *plan.search_window(plan_df)))
         candidates = matching.match_candidates(plan_df, scene_df, ais, cfg.matching, stac.collections)
         chips, _ = cut_partition(ChipJob(storage, day, cfg), candidates, scene_df, ais)

@@ -1,9 +1,13 @@
 """The acquisition plan: which vessels of day D to look for, and when Sentinel-2 should see them.
 
-Sentinel-2 is sun-synchronous with a 10:30 mean local solar time at the descending node, so the
-overpass over a vessel at longitude λ is expected near 10:30 − λ/15 h UTC. The search window is that
-instant ± `window_hours`, clipped to the span the vessel's AIS fixes can support (first fix − max
-gap .. last fix + max gap): a scene outside it could never be matched to a position.
+A vessel's expected overpass is predicted from the catalogue's acquisition history over its position
+(`overpass`: the 5-day repeat of each MGRS tile's relative orbit, at its time of day), source
+`catalogue_history`. Where the history has no acquisition over the vessel, or none of its tiles is
+flown on D, the fallback is the sun-synchronous rule, source `solar_time`: Sentinel-2 crosses the
+descending node at 10:30 mean local solar time, so the overpass at longitude λ is expected near
+10:30 − λ/15 h UTC. Either way the row starts `pending` and the search still runs. The search window
+is the expected instant ± `window_hours`, clipped to the span the vessel's AIS fixes can support (first
+fix − max gap .. last fix + max gap): a scene outside it could never be matched to a position.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from datetime import date, datetime, time, timezone
 import numpy as np
 import pandas as pd
 
-from . import ids
+from . import ids, overpass
 from .config import MatchingConfig, PlanConfig
 from .schemas import empty_frame
 
@@ -25,8 +29,13 @@ def expected_overpass(day: date, lon: np.ndarray, local_solar_hour: float) -> pd
     return pd.Series(midnight + pd.to_timedelta(hours, unit="h")).dt.round("s")
 
 
-def build_acquisition_plan(ais: pd.DataFrame, day: date, plan: PlanConfig, matching: MatchingConfig) -> pd.DataFrame:
-    """One row per vessel seen on `day` (its expected overpass window), status `pending`."""
+def build_acquisition_plan(
+    ais: pd.DataFrame, day: date, plan: PlanConfig, matching: MatchingConfig, history: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """One row per vessel seen on `day` (its expected overpass window), status `pending`.
+
+    `history` (`overpass.history_rows`/`search_history`) predicts the overpass; a vessel under several
+    tiles flown on `day` gets the earliest. Without it, every row uses the solar-time rule."""
     if ais.empty:
         return empty_frame("acquisition_plan")
     per_vessel = ais.groupby("mmsi", sort=True).agg(
@@ -37,16 +46,21 @@ def build_acquisition_plan(ais: pd.DataFrame, day: date, plan: PlanConfig, match
         n_fixes=("time_utc", "size"),
     )
     per_vessel = per_vessel.reset_index()
-    overpass = expected_overpass(day, per_vessel["lon"].to_numpy(), plan.overpass_local_solar_hour)
+    solar = expected_overpass(day, per_vessel["lon"].to_numpy(), plan.overpass_local_solar_hour)
+    predicted = overpass.vessel_overpasses(overpass.predict(history, day), per_vessel["lon"], per_vessel["lat"])
+    from_history = predicted["expected"].notna()
+    expected = predicted["expected"].where(from_history, solar)
     window = pd.to_timedelta(plan.window_hours, unit="h")
     gap = pd.to_timedelta(matching.max_gap_seconds, unit="s")
-    start = np.maximum(overpass - window, per_vessel["first_fix_time"] - gap)
-    end = np.minimum(overpass + window, per_vessel["last_fix_time"] + gap)
+    start = np.maximum(expected - window, per_vessel["first_fix_time"] - gap)
+    end = np.minimum(expected + window, per_vessel["last_fix_time"] + gap)
     out = pd.DataFrame(
         {
-            "plan_id": [ids.plan_id(m, t) for m, t in zip(per_vessel["mmsi"], overpass)],
+            "plan_id": [ids.plan_id(m, t) for m, t in zip(per_vessel["mmsi"], expected)],
             "mmsi": per_vessel["mmsi"].astype("int64"),
-            "expected_overpass": overpass.dt.as_unit("ns"),
+            "expected_overpass": expected.dt.as_unit("ns"),
+            "overpass_source": np.where(from_history, overpass.CATALOGUE_HISTORY, overpass.SOLAR_TIME).astype(object),
+            "mgrs_tile": predicted["mgrs_tile"],
             "window_start": pd.Series(start).dt.as_unit("ns"),
             "window_end": pd.Series(end).dt.as_unit("ns"),
             "first_fix_time": per_vessel["first_fix_time"].dt.as_unit("ns"),

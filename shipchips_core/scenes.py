@@ -40,20 +40,24 @@ def open_client(url: str, stac: StacConfig) -> Client:
     return Client.open(url, stac_io=io, timeout=stac.timeout_seconds)
 
 
-def search_items(stac: StacConfig, bbox: tuple[float, float, float, float], start: datetime, end: datetime) -> list[dict]:
-    """Every item intersecting `bbox` in [start, end] under the cloud limit, from each configured API's
-    collections, APIs in config order, each item tagged with its API (`API_FIELD`)."""
-    return [item for api in stac.apis for item in _search_api(api, stac, bbox, start, end)]
+def search_items(
+    stac: StacConfig, bbox: tuple[float, float, float, float], start: datetime, end: datetime, *, cloud_limit: bool = True
+) -> list[dict]:
+    """Every item intersecting `bbox` in [start, end] (under the cloud limit unless `cloud_limit` is
+    False), from each configured API's collections, APIs in config order, each item tagged with its
+    API (`API_FIELD`)."""
+    return [item for api in stac.apis for item in _search_api(api, stac, bbox, start, end, cloud_limit)]
 
 
-def _search_api(api: StacApi, stac: StacConfig, bbox, start: datetime, end: datetime) -> list[dict]:
+def _search_api(api: StacApi, stac: StacConfig, bbox, start: datetime, end: datetime, cloud_limit: bool) -> list[dict]:
+    query = {"query": {"eo:cloud_cover": {"lte": stac.max_cloud_cover}}} if cloud_limit else {}
     search = open_client(api.url, stac).search(
         method="POST",
         collections=list(api.collections),
         bbox=list(bbox),
         datetime=(start, end),
-        query={"eo:cloud_cover": {"lte": stac.max_cloud_cover}},
         limit=100,
+        **query,
     )
     return [{**item, API_FIELD: api.url} for item in search.items_as_dicts()]
 
@@ -85,10 +89,13 @@ def _epsg(props: dict) -> int | None:
     return int(code.split(":")[1]) if code.upper().startswith("EPSG:") else None
 
 
-def _mgrs(props: dict) -> str | None:
+def mgrs_tile(props: dict) -> str | None:
+    """The item's MGRS tile (`31UES`) from `grid:code`, `s2:mgrs_tile` or the `mgrs:*` properties."""
     grid = props.get("grid:code") or ""
     if grid.startswith("MGRS-"):
         return grid[5:]
+    if props.get("s2:mgrs_tile"):
+        return str(props["s2:mgrs_tile"]).removeprefix("T")
     parts = [props.get("mgrs:utm_zone"), props.get("mgrs:latitude_band"), props.get("mgrs:grid_square")]
     return "".join(str(p) for p in parts) if all(p is not None for p in parts) else None
 
@@ -134,7 +141,7 @@ def _row(item: dict, required_assets: tuple[str, ...]) -> dict:
         "stac_api": _api(item),
         "datetime": props.get("datetime"),
         "platform": props.get("platform"),
-        "mgrs_tile": _mgrs(props),
+        "mgrs_tile": mgrs_tile(props),
         "epsg": _epsg(props),
         "processing_baseline": props.get("s2:processing_baseline"),
         "boa_offset_applied": props.get("earthsearch:boa_offset_applied"),

@@ -13,6 +13,7 @@ import pandera.pandas as pa
 UTC_TS = pd.DatetimeTZDtype("ns", "UTC")
 
 PLAN_STATUSES = ("pending", "matched", "no_scene", "cloudy", "out_of_frame", "expired")
+OVERPASS_SOURCES = ("catalogue_history", "solar_time")  # how a plan row's expected overpass was found
 RADIOMETRY_RULES = ("dn_div_10000", "dn_minus_1000_div_10000", "raster_scale_offset")
 CHIP_STATUSES = ("ok", "dropped", "failed")
 SPLITS = ("train", "val", "test")
@@ -71,6 +72,11 @@ ACQUISITION_PLAN = pa.DataFrameSchema(
         "plan_id": _col(str, pa.Check.str_length(16, 16)),
         "mmsi": _MMSI,
         "expected_overpass": _col(UTC_TS),
+        # catalogue_history: predicted from the STAC acquisitions of `mgrs_tile` (`overpass`); solar_time: the
+        # 10:30 mean-local-solar-time fallback. mgrs_tile: the predicted overpass's tile, or for solar_time
+        # the tile the history shows over the vessel (not flown on the day), None where it shows none
+        "overpass_source": _col(str, pa.Check.isin(OVERPASS_SOURCES)),
+        "mgrs_tile": _col(object, nullable=True),
         "window_start": _col(UTC_TS),
         "window_end": _col(UTC_TS),
         "first_fix_time": _col(UTC_TS),

@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 from dagster_pandera import pandera_schema_to_dagster_type
 
-from shipchips_core import chipping, index, layout, matching, pending, plan, qa, scenes, schemas
+from shipchips_core import chipping, index, layout, matching, overpass, pending, plan, qa, scenes, schemas
 from shipchips_core.ais import archives
 
 from .io_managers import DATASET_KEY, SCHEMA_KEY
@@ -61,10 +61,18 @@ def ais_snapshots(context: dg.AssetExecutionContext, shipchips: ShipchipsResourc
 
 @_table_asset("acquisition_plan")
 def acquisition_plan(context: dg.AssetExecutionContext, shipchips: ShipchipsResource, ais_snapshots: pd.DataFrame) -> pd.DataFrame:
-    """One row per vessel of the day: its expected Sentinel-2 overpass window."""
+    """One row per vessel of the day: its expected Sentinel-2 overpass window, predicted from the STAC
+    catalogue's acquisitions of the `plan.history_days` before the day (solar-time rule as fallback)."""
     cfg, day = shipchips.config, partition_day(context)
-    df = plan.build_acquisition_plan(ais_snapshots, day, cfg.plan, cfg.matching)
-    context.add_output_metadata({"pending_csv_rows": pending.write_pending_csv(shipchips.storage, day, df)})
+    history = None
+    if not ais_snapshots.empty:  # a day without vessels searches nothing
+        history = overpass.search_history(cfg.stac, _areas_bbox(cfg.areas), day, cfg.plan.history_days)
+    df = plan.build_acquisition_plan(ais_snapshots, day, cfg.plan, cfg.matching, history)
+    context.add_output_metadata({
+        "pending_csv_rows": pending.write_pending_csv(shipchips.storage, day, df),
+        "history_acquisitions": 0 if history is None else len(history),
+        **_counts_metadata({f"overpass_source/{k}": v for k, v in Counter(df["overpass_source"]).items()}),
+    })
     return df
 
 

@@ -27,13 +27,16 @@ class PartitionsConfig:
 @dataclass(frozen=True)
 class PlanConfig:
     lag_days: int = 3
-    # Sentinel-2 crosses the descending node at 10:30 mean local solar time
+    # the catalogue's acquisitions over the areas in the days before D predict D's overpasses
+    history_days: int = 20
+    # the fallback where that history has none: the descending node at 10:30 mean local solar time
     overpass_local_solar_hour: float = 10.5
     window_hours: float = 24.0
 
     def validate(self, key: str) -> None:
         if self.lag_days < 0:
             raise ConfigError(f"{key}.lag_days must be >= 0, got {self.lag_days}")
+        positive(f"{key}.history_days", self.history_days)
         positive(f"{key}.window_hours", self.window_hours)
 
 

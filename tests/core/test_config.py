@@ -42,6 +42,8 @@ def test_extra_stac_apis_are_searched_after_the_main_one(shipped_config):
         ("stac: {max_cloud_cover: 130}", "stac.max_cloud_cover"),
         ("areas: [{name: x, bbox: [5, 52, 4, 53]}]", "areas[0].bbox"),
         ("plan: {lag_dayz: 3}", "plan.lag_dayz"),
+        ("plan: {history_days: 0}", "plan.history_days"),
+        ("plan: {history_days: 2.5}", "plan.history_days"),
         ("ais: {url: http://x}", "ais.url"),
         ("stac: {extra_apis: [{url: ftp://x}]}", "stac.extra_apis[0].url"),
         ("stac: {extra_apis: [{url: 'http://x', collections: []}]}", "stac.extra_apis[0].collections"),

@@ -43,7 +43,7 @@ def ais_frame() -> pd.DataFrame:
 def plan_frame() -> pd.DataFrame:
     def row(i: int, mmsi: int, status: str) -> dict:
         return {"plan_id": f"plan{i:012d}", "mmsi": mmsi, "expected_overpass": ts("2024-05-01T10:30"),
-                "window_start": ts("2024-04-30T10:30"), "window_end": ts("2024-05-02T10:30"),
+                "overpass_source": "catalogue_history", "mgrs_tile": "31UFT", "window_start": ts("2024-04-30T10:30"), "window_end": ts("2024-05-02T10:30"),
                 "first_fix_time": ts("2024-05-01T10:20"), "last_fix_time": ts("2024-05-01T10:30"),
                 "lon": 4.0, "lat": 52.0, "n_fixes": 3, "status": status}
     return frame("acquisition_plan", [row(1, 211000001, "matched"), row(2, 211000002, "matched"),

@@ -81,6 +81,22 @@ def test_daily_sql_model_counts_the_days_chips(pipeline_run):
     assert model.vessels.iloc[0] == tiles.mmsi.nunique()
 
 
+def test_plan_predicts_the_overpass_from_the_catalogue_history(pipeline_run):
+    """The twin's catalogue holds the granules 5 days earlier: the plan's expected overpass is the true
+    acquisition time of the vessel's granule on the day, not the solar-time estimate."""
+    plan = _table(pipeline_run, layout.table_dataset("acquisition_plan")).set_index("mmsi")
+    truth = {a.mgrs_tile: a.sensing_time for a in pipeline_run.world.acquisitions if a.sensing_time.date() == SAMPLE_DAY}
+    from_history = plan[plan.overpass_source == "catalogue_history"]
+    assert len(from_history) >= 40 and set(from_history.mgrs_tile) == set(truth)
+    error = (from_history.expected_overpass - from_history.mgrs_tile.map(lambda t: pd.Timestamp(truth[t]))).abs()
+    assert (error < pd.Timedelta(minutes=1)).all()
+    assert plan.loc[plan.overpass_source == "solar_time", "mgrs_tile"].isna().all()  # only ships under no granule
+    # the history granules only predict: the day's scenes and chips are the day's
+    scenes = _table(pipeline_run, layout.table_dataset("s2_scene_metadata"))
+    tiles = _table(pipeline_run, layout.TILES_INDEX)
+    assert set(scenes.datetime.dt.date) == set(tiles.acq_time.dt.date) == {SAMPLE_DAY}
+
+
 def test_plan_status_says_what_became_of_every_planned_vessel(pipeline_run):
     plan = _table(pipeline_run, layout.table_dataset("acquisition_plan"))
     status = _table(pipeline_run, layout.table_dataset("plan_status"))
