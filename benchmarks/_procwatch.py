@@ -35,13 +35,13 @@ class ProcessWatch:
         while not self._stop.wait(self.interval):
             table = _process_table()
             for pid in _descendants(os.getpid(), table):
-                hwm = _vm_hwm_mb(pid)
+                hwm = vm_hwm_mb(pid)
                 if hwm is not None:
                     self.hwm_mb[pid] = max(hwm, self.hwm_mb.get(pid, 0.0))
                 self.cpu[pid] = max(table[pid][1], self.cpu.get(pid, 0.0))
 
     def rss_mb(self) -> dict:
-        own = _vm_hwm_mb(os.getpid()) or 0.0
+        own = vm_hwm_mb(os.getpid()) or 0.0
         children = max(self.hwm_mb.values(), default=0.0)
         return {"process": round(own, 1), "children": round(children, 1), "peak": round(max(own, children), 1),
                 "children_seen": len(self.hwm_mb)}
@@ -51,7 +51,7 @@ class ProcessWatch:
         return {"process": round(usage.ru_utime + usage.ru_stime, 2), "children": round(sum(self.cpu.values()), 2)}
 
 
-def _vm_hwm_mb(pid: int) -> float | None:
+def vm_hwm_mb(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:

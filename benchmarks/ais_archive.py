@@ -6,7 +6,7 @@ Generates once (cached in ~/.cache/shipchips-bench/ais-archive/) a NOAA MarineCa
 realistic size in the real 2015–2024 format, and its `.zip` (see `_ais_archive_data.py`). Each phase
 then runs in a fresh interpreter: read + clean + validate + write the parquet partition as the IO
 manager does (DuckDB COPY). Its wall time (from opening the file to the partition written; process
-start-up and imports are reported apart) and peak RSS (the child's own ru_maxrss, imports included)
+start-up and imports are reported apart) and peak RSS (the child's own VmHWM, imports included)
 are printed next to the targets, and a JSON report is written. The baseline reads the same CSV with
 `pandas.read_csv` and applies the same cleaning. The outputs of every phase must be identical.
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ import time
 from pathlib import Path
 
 from benchmarks import _ais_archive_data as data
+from benchmarks._procwatch import vm_hwm_mb
 
 CACHE = Path.home() / ".cache" / "shipchips-bench" / "ais-archive"
 WORLD = ((-180.0, -90.0, 180.0, 90.0),)
@@ -56,7 +56,7 @@ def run_phase(name: str, src: str, result: str) -> None:
         parquet_bytes = part.stat().st_size
     seconds = time.perf_counter() - start
     Path(result).write_text(json.dumps({
-        "seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "seconds": seconds, "peak_rss_mb": vm_hwm_mb(os.getpid()),
         "rows_out": len(df), "parquet_bytes": parquet_bytes, "counts": counts,
         "content_hash": int(pd.util.hash_pandas_object(df, index=False).sum()),
     }))
