@@ -2,11 +2,12 @@
 
 Reading chip windows straight from GDAL re-enters its block cache for every window, copies partial
 blocks, and fetches a block again whenever the cache dropped it. A `BlockStore` instead is told the
-windows it will serve (`expect`), loads a block the first time a window needs it (together with
-the rest of that block row's expected blocks: one windowed read, whose byte ranges GDAL fetches in
-one go), and frees it as soon as the last window that needs it has been served. Windows are then
-numpy slices. Memory follows the read order: chips sorted by block (see `chipper.block_order_key`)
-keep about two block rows per asset alive, whatever the number of chips.
+windows it will serve (`expect`); before the first `read` it plans the runs it will load (each
+block with the rest of its block row's expected blocks, in the order windows first need them) and
+hands them to its source (`block_sources`), which may fetch them ahead. A block is freed as soon as
+the last window that needs it has been served; windows are numpy slices. Memory follows the read
+order: chips sorted by block (see `chipper.block_order_key`) keep about two block rows per asset
+alive, whatever the number of chips.
 """
 
 from __future__ import annotations
@@ -15,41 +16,47 @@ from collections import Counter
 from typing import Iterator
 
 import numpy as np
-from rasterio.windows import Window
+
+from .block_sources import Run, run_blocks
 
 Block = tuple[int, int]  # (block row, block column)
 PixelWindow = tuple[int, int, int, int]  # (row0, col0, height, width) in the raster's pixels; may cross its edge
 
-# Decoded bytes loaded by one windowed read. GDAL fetches a run's byte ranges in one go, but cuts a
-# request above ~9 MB into fixed 9 MB chunks whose last one reads past the run (measured: an 11-block
-# 12 MB run fetched 18.9 MB). 12 MiB decoded is 6 uint16 1024² blocks, ~6 MB of DEFLATE'd
-# reflectance, fetched exactly. (Compressed sizes are in the TIFF, but asking GDAL for them may
-# fetch the tile index while holding the GIL.)
+# Decoded bytes of one run. GDAL fetches a run's byte ranges in one go, but cuts a request above
+# ~9 MB into fixed 9 MB chunks whose last one reads past the run (measured: an 11-block 12 MB run
+# fetched 18.9 MB). 12 MiB decoded is 6 uint16 1024² blocks, ~6 MB of DEFLATE'd reflectance.
 RUN_DECODED_BYTES = 12 * 1024 * 1024
 
 
 class BlockStore:
-    """The decoded blocks of band 1 of an open dataset that announced windows still need."""
+    """The decoded blocks of one raster (a `block_sources` source) that announced windows still need."""
 
-    def __init__(self, ds):
-        self.ds = ds
-        self.block_h, self.block_w = ds.block_shapes[0]
+    def __init__(self, source):
+        self.source = source
+        self.height, self.width, self.dtype = source.height, source.width, source.dtype
+        self.block_h, self.block_w = source.block_h, source.block_w
+        self.max_run = max(1, RUN_DECODED_BYTES // (self.block_h * self.block_w * self.dtype.itemsize))
         self.pending: Counter[Block] = Counter()  # windows announced but not served yet, per block
         self.loaded: dict[Block, np.ndarray] = {}
         self.blocks_read = 0
+        self._unplanned: dict[Block, None] = {}  # announced blocks not in a planned run, in order of need
+        self._run_of: dict[Block, Run] = {}  # planned, not yet loaded
 
     def expect(self, window: PixelWindow) -> None:
         """Announce a window `read` will be asked for (so its blocks are loaded in runs, and kept)."""
-        self.pending.update(self.blocks_of(window))
+        for block in self.blocks_of(window):
+            self.pending[block] += 1
+            if block not in self._run_of and block not in self.loaded:
+                self._unplanned.setdefault(block)
 
     def read(self, window: PixelWindow) -> tuple[np.ndarray, bool]:
         """The window's pixels (0 outside the raster) and whether it crossed the raster's edge."""
         row0, col0, height, width = window
-        out = np.zeros((height, width), dtype=self.ds.dtypes[0])
+        out = np.zeros((height, width), dtype=self.dtype)
         for block in self.blocks_of(window):
             self._copy_overlap(block, out, row0, col0)
             self._release(block)
-        inside = row0 >= 0 and col0 >= 0 and row0 + height <= self.ds.height and col0 + width <= self.ds.width
+        inside = row0 >= 0 and col0 >= 0 and row0 + height <= self.height and col0 + width <= self.width
         return out, not inside
 
     def blocks_of(self, window: PixelWindow) -> Iterator[Block]:
@@ -63,7 +70,7 @@ class BlockStore:
 
     def _clip(self, window: PixelWindow) -> tuple[int, int, int, int]:
         row0, col0, height, width = window
-        return max(row0, 0), max(col0, 0), min(row0 + height, self.ds.height), min(col0 + width, self.ds.width)
+        return max(row0, 0), max(col0, 0), min(row0 + height, self.height), min(col0 + width, self.width)
 
     def _copy_overlap(self, block: Block, out: np.ndarray, row0: int, col0: int) -> None:
         data = self._block(block)
@@ -75,30 +82,39 @@ class BlockStore:
 
     def _block(self, block: Block) -> np.ndarray:
         if block not in self.loaded:
-            self._load_run(block)
+            self._plan()
+            run = self._run_of.get(block) or self._run_around(block)
+            for b in run_blocks(run):
+                self._run_of.pop(b, None)
+            self.loaded.update(zip(run_blocks(run), self.source.load(run)))
+            self.blocks_read += len(run_blocks(run))
         return self.loaded[block]
 
-    def _load_run(self, block: Block) -> None:
-        """Load `block` and the expected, not yet loaded blocks right and left of it in its row."""
+    def _plan(self) -> None:
+        """Group the newly announced blocks into runs, in the order they are first needed, and let
+        the source know (it may fetch them ahead)."""
+        runs = []
+        for block in self._unplanned:
+            if block not in self._run_of and block not in self.loaded:
+                run = self._run_around(block)
+                self._run_of.update(dict.fromkeys(run_blocks(run), run))
+                runs.append(run)
+        self._unplanned.clear()
+        if runs:
+            self.source.schedule(runs)
+
+    def _run_around(self, block: Block) -> Run:
+        """`block` and the announced, unclaimed blocks right and left of it in its row."""
         row, first = block
         last = first
-        block_bytes = self.block_h * self.block_w * np.dtype(self.ds.dtypes[0]).itemsize
-        max_blocks = max(1, RUN_DECODED_BYTES // block_bytes)
-        while last - first + 1 < max_blocks and self._wanted((row, last + 1)):
+        while last - first + 1 < self.max_run and self._free((row, last + 1)):
             last += 1
-        while last - first + 1 < max_blocks and self._wanted((row, first - 1)):
+        while last - first + 1 < self.max_run and self._free((row, first - 1)):
             first -= 1
-        top, left = row * self.block_h, first * self.block_w
-        height = min(self.block_h, self.ds.height - top)
-        width = min((last + 1) * self.block_w, self.ds.width) - left
-        data = self.ds.read(1, window=Window(left, top, width, height))
-        self.blocks_read += last - first + 1
-        for col in range(first, last + 1):
-            start = (col - first) * self.block_w
-            self.loaded[(row, col)] = data[:, start : start + self.block_w]
+        return row, first, last
 
-    def _wanted(self, block: Block) -> bool:
-        return self.pending[block] > 0 and block not in self.loaded
+    def _free(self, block: Block) -> bool:
+        return self.pending[block] > 0 and block not in self.loaded and block not in self._run_of
 
     def _release(self, block: Block) -> None:
         """One announced window of `block` served; unannounced reads keep nothing either."""

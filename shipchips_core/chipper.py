@@ -6,12 +6,14 @@ window on their own grid (never the 10 m window reused): half the offset, 128×1
 the bicubic kernel needs, resampled onto the chip's exact 10 m grid (bicubic for reflectance,
 nearest neighbour for SCL). Windows crossing the scene edge are padded with nodata and flagged.
 Each asset is opened once per scene and kept open while its chips are cut; announced chips are
-assembled from internal blocks each fetched and decoded once (`blocks.BlockStore`).
+assembled from internal blocks each fetched and decoded once (`blocks.BlockStore`), fetched ahead of
+decoding where the asset is a tiled TIFF on http(s) or disk (`block_sources.TiffBlocks`).
 """
 
 from __future__ import annotations
 
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import math
@@ -22,8 +24,11 @@ from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.warp import reproject
 
+from . import ranges
+from .block_sources import GdalBlocks, TiffBlocks
 from .blocks import BlockStore, PixelWindow
 from .radiometry import RadiometryRule
+from .tiff_tiles import TiledTiff, UnsupportedTiff
 
 RGBN_ASSETS = ("blue", "green", "red", "nir")
 BAND_NAMES = {"blue": "B02", "green": "B03", "red": "B04", "nir": "B08", "swir16": "B11", "swir22": "B12"}
@@ -31,6 +36,7 @@ WAVELENGTHS_UM = {"blue": 0.49, "green": 0.56, "red": 0.665, "nir": 0.842, "swir
 
 BICUBIC_MARGIN_PX = 2  # source pixels the cubic kernel reaches beyond the chip's edge
 BLOCK_PX = 1024  # internal tile size of Earth Search COGs
+FETCH_THREADS = 4  # per scene reader: enough requests in flight to hide a round trip to S3
 
 # GDAL settings for reading COGs over HTTP: no directory listing, merged range requests, a block cache
 GDAL_HTTP_ENV = {
@@ -88,10 +94,10 @@ class SceneReader:
         self._stack = contextlib.ExitStack()
         try:
             self.datasets = {a: self._stack.enter_context(rasterio.open(hrefs[a])) for a in (*band_assets, "scl")}
+            self.stores = self._block_stores(hrefs)
         except Exception:
             self._stack.close()
             raise
-        self.stores = {a: BlockStore(ds) for a, ds in self.datasets.items()}
         ref = self.datasets[band_assets[0]]
         self.transform, self.crs = ref.transform, ref.crs
         for asset, ds in self.datasets.items():
@@ -100,6 +106,28 @@ class SceneReader:
                 raise ValueError(f"asset {asset!r} ({hrefs[asset]}) is not north-up in the scene's CRS {self.crs}")
         # (pixel width, x origin, pixel height, y origin) per asset: windows are plain arithmetic on these
         self._grids = {a: (ds.transform.a, ds.transform.c, ds.transform.e, ds.transform.f) for a, ds in self.datasets.items()}
+
+    def _block_stores(self, hrefs: dict[str, str]) -> dict[str, BlockStore]:
+        """A block store per asset: fetched ahead and decoded here where possible, else by GDAL."""
+        fetchers = ThreadPoolExecutor(FETCH_THREADS, thread_name_prefix="tile-fetch")
+        pool = ranges.http_pool(FETCH_THREADS)
+        self._stack.callback(pool.clear)
+        stores = {}
+        try:
+            for asset, ds in self.datasets.items():
+                source = GdalBlocks(ds)
+                if ranges.supports(hrefs[asset]):
+                    byte_ranges = ranges.open_ranges(hrefs[asset], pool)
+                    self._stack.callback(byte_ranges.close)
+                    try:
+                        source = TiffBlocks(TiledTiff(byte_ranges), byte_ranges, fetchers)
+                    except UnsupportedTiff:
+                        pass
+                self._stack.callback(source.close)
+                stores[asset] = BlockStore(source)
+        finally:  # registered last, so on exit fetches stop before the files and connections they use close
+            self._stack.callback(fetchers.shutdown, wait=True, cancel_futures=True)
+        return stores
 
     def __enter__(self) -> "SceneReader":
         return self

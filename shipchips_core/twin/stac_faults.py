@@ -4,6 +4,8 @@ The first `fail` search requests get an HTTP error (503 by default, as a busy Ea
 answers), the next `stall` ones answer only after `stall_s` seconds (a client timeout), then the
 API behaves. `seen` counts the search requests that arrived, so tests can assert the retries.
 `damage` serves chosen items incomplete (an asset or property left out), as catalogues sometimes do.
+`asset_fail` answers the first COG (`.tif`) requests with 503, as S3 throttles ("SlowDown");
+`asset_seen` counts the COG requests.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class StacFaults:
     seen: int = 0
     # item id → dotted paths left out wherever the item is served: "assets.nir", "properties.proj:code"
     damage: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    asset_fail: int = 0
+    asset_seen: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def next_fault(self) -> str | None:
@@ -36,6 +40,11 @@ class StacFaults:
         if n <= self.fail + self.stall:
             return "stall"
         return None
+
+    def next_asset_fault(self) -> str | None:
+        with self._lock:
+            self.asset_seen += 1
+            return "fail" if self.asset_seen <= self.asset_fail else None
 
     def damaged(self, item: dict) -> dict:
         """The served `item` (a copy, changed in place) without the paths `damage` names for it."""
@@ -49,12 +58,17 @@ class StacFaults:
 
 
 class FaultMiddleware:
-    """ASGI middleware applying `StacFaults` to `/search` requests only."""
+    """ASGI middleware applying `StacFaults` to `/search` and COG requests."""
 
     def __init__(self, app, faults: StacFaults):
         self.app, self.faults = app, faults
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"].endswith(".tif"):
+            if self.faults.next_asset_fault() == "fail":
+                response = JSONResponse({"code": "SlowDown", "description": "injected fault"}, status_code=503)
+                return await response(scope, receive, send)
+            return await self.app(scope, receive, send)
         if scope["type"] != "http" or not scope["path"].endswith("/search"):
             return await self.app(scope, receive, send)
         fault = self.faults.next_fault()

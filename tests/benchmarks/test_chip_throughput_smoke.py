@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks import chip_throughput
 
-PHASES = ("naive", "project", "project_half", "project_read", "decode_floor")
+PHASES = ("naive", "project", "project_half", "project_read", "decode_floor", "decode_floor_tifffile")
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,8 @@ def test_every_phase_measured(report):
 def test_every_figure_present(report):
     fig = report["figures"]
     for key in ("project_chips_per_s", "ratio_project_vs_naive", "ratio_read_vs_floor", "floor_vs_read_slowdown",
-                "project_bytes_vs_touched", "rss_growth_half_to_full", "touched_blocks"):
+                "project_bytes_vs_touched", "rss_growth_half_to_full", "touched_blocks",
+                "own_decoder_floor_vs_read_slowdown"):
         assert fig[key] is not None and fig[key] > 0, key
     for key in PHASES:
         assert fig["chips_per_s_per_core"][key] > 0, key

@@ -1,11 +1,18 @@
-"""Chip windows assembled from decoded blocks equal the raster's pixels, and each block is read once."""
+"""Chip windows assembled from decoded blocks equal the raster's pixels, and each block is read once,
+whichever source (GDAL, or tile bytes fetched ahead and decoded by tifffile) loads the blocks."""
+
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 import rasterio
 from affine import Affine
 
+from shipchips_core import ranges
+from shipchips_core.block_sources import GdalBlocks, TiffBlocks
 from shipchips_core.blocks import BlockStore
+from shipchips_core.tiff_tiles import TiledTiff
 
 SIZE, BLOCK = 600, 256
 
@@ -20,6 +27,20 @@ def raster(tmp_path_factory):
                        blockysize=BLOCK, compress="DEFLATE", predictor=2) as ds:
         ds.write(dn, 1)
     return path, dn
+
+
+@pytest.fixture(params=["gdal", "tiff"])
+def open_store(request):
+    """`open_store(path)` → a BlockStore over `path` with the parametrised source."""
+    with contextlib.ExitStack() as stack:
+        def opener(path):
+            if request.param == "gdal":
+                return BlockStore(GdalBlocks(stack.enter_context(rasterio.open(path))))
+            byte_ranges = ranges.open_ranges(str(path))
+            stack.callback(byte_ranges.close)
+            executor = stack.enter_context(ThreadPoolExecutor(2))
+            return BlockStore(TiffBlocks(TiledTiff(byte_ranges), byte_ranges, executor))
+        yield opener
 
 
 def _expected(dn: np.ndarray, row0: int, col0: int, height: int, width: int) -> np.ndarray:
@@ -39,37 +60,34 @@ WINDOWS = [
 
 
 @pytest.mark.parametrize("window", WINDOWS)
-def test_window_pixels_equal_the_raster_and_edges_are_zero_and_flagged(raster, window):
+def test_window_pixels_equal_the_raster_and_edges_are_zero_and_flagged(raster, window, open_store):
     path, dn = raster
-    with rasterio.open(path) as ds:
-        store = BlockStore(ds)
-        store.expect(window)
-        out, padded = store.read(window)
+    store = open_store(path)
+    store.expect(window)
+    out, padded = store.read(window)
     np.testing.assert_array_equal(out, _expected(dn, *window))
     row0, col0, h, w = window
     assert padded == (row0 < 0 or col0 < 0 or row0 + h > SIZE or col0 + w > SIZE)
 
 
-def test_announced_windows_read_each_block_once_and_free_it_after_its_last_window(raster):
+def test_announced_windows_read_each_block_once_and_free_it_after_its_last_window(raster, open_store):
     path, dn = raster
     rng = np.random.default_rng(7)
     windows = [(int(r), int(c), 128, 128) for r, c in rng.integers(-60, SIZE - 60, size=(40, 2))]
     windows.sort(key=lambda w: (w[0] // BLOCK, w[1] // BLOCK, w))
-    with rasterio.open(path) as ds:
-        store = BlockStore(ds)
-        for w in windows:
-            store.expect(w)
-        distinct = set(store.pending)
-        for w in windows:
-            np.testing.assert_array_equal(store.read(w)[0], _expected(dn, *w))
-        assert store.blocks_read == len(distinct)
-        assert store.loaded == {} and not store.pending
+    store = open_store(path)
+    for w in windows:
+        store.expect(w)
+    distinct = set(store.pending)
+    for w in windows:
+        np.testing.assert_array_equal(store.read(w)[0], _expected(dn, *w))
+    assert store.blocks_read == len(distinct)
+    assert store.loaded == {} and not store.pending
 
 
-def test_an_unannounced_window_is_read_and_nothing_is_kept(raster):
+def test_an_unannounced_window_is_read_and_nothing_is_kept(raster, open_store):
     path, dn = raster
-    with rasterio.open(path) as ds:
-        store = BlockStore(ds)
-        out, _ = store.read((300, 300, 50, 50))
-        assert store.loaded == {}
+    store = open_store(path)
+    out, _ = store.read((300, 300, 50, 50))
+    assert store.loaded == {}
     np.testing.assert_array_equal(out, dn[300:350, 300:350])
