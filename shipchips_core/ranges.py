@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import io
 import os
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+from urllib.request import getproxies, proxy_bypass
 
 import urllib3
 
@@ -49,12 +51,24 @@ def open_ranges(href: str, pool: urllib3.PoolManager | None = None) -> "Ranges":
         path = urlsplit(href).path if str(href).startswith("file:") else href
         return LocalRanges(Path(path))
     if urlsplit(href).scheme in ("http", "https"):
-        return HttpRanges(href, pool or http_pool())
+        return HttpRanges(href, _via_proxy(href) or pool or http_pool())
     raise ValueError(f"no byte-range reader for {public_name(href)} (local paths and http(s) only)")
 
 
 def http_pool(connections: int = 8, retries: urllib3.Retry = RETRY) -> urllib3.PoolManager:
     return urllib3.PoolManager(num_pools=16, maxsize=connections, retries=retries, timeout=TIMEOUT)
+
+
+def _via_proxy(url: str) -> urllib3.ProxyManager | None:
+    """The proxy the environment (HTTPS_PROXY, NO_PROXY, ...) names for `url`, as curl and GDAL honour it."""
+    parts = urlsplit(url)
+    proxy = getproxies().get(parts.scheme)
+    return None if not proxy or proxy_bypass(parts.hostname or "") else _proxy_pool(proxy)
+
+
+@lru_cache(maxsize=4)
+def _proxy_pool(proxy: str) -> urllib3.ProxyManager:
+    return urllib3.ProxyManager(proxy, num_pools=16, maxsize=8, retries=RETRY, timeout=TIMEOUT)
 
 
 class Ranges:

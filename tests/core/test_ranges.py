@@ -61,3 +61,10 @@ def test_other_schemes_are_not_claimed():
     assert not ranges.supports("s3://bucket/a.tif") and not ranges.supports("/vsis3/bucket/a.tif")
     with pytest.raises(ValueError, match="s3://bucket/a.tif"):
         ranges.open_ranges("s3://bucket/a.tif?token=x")
+
+
+def test_the_environments_proxy_is_used_unless_the_host_is_exempt(monkeypatch):
+    monkeypatch.setenv("https_proxy", "http://proxy.internal:3128")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    assert ranges._via_proxy("https://sentinel-cogs.s3.us-west-2.amazonaws.com/a.tif").proxy.host == "proxy.internal"
+    assert ranges._via_proxy("https://127.0.0.1:9000/a.tif") is None
