@@ -32,9 +32,9 @@ def _materialize(instance, asset, day):
 def _requests(instance, tmp_path, lag_days=3):
     cfg = tmp_path / "config.yaml"
     cfg.write_text(f"plan: {{lag_days: {lag_days}}}\n")
-    context = dg.build_sensor_context(instance=instance, resources={"shipchips": ShipchipsResource(config_path=str(cfg))},
-                                      definitions=defs)
-    return matured_days_sensor(context).run_requests
+    with dg.build_sensor_context(instance=instance, resources={"shipchips": ShipchipsResource(config_path=str(cfg))},
+                                 definitions=defs) as context:  # closes its resources before the instance goes
+        return matured_days_sensor(context).run_requests
 
 
 def test_sensor_requests_each_matured_day_once_with_its_partition(instance, tmp_path):
