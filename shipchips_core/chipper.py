@@ -117,11 +117,11 @@ class SceneReader:
             for asset, ds in self.datasets.items():
                 source = GdalBlocks(ds)
                 if ranges.supports(hrefs[asset]):
-                    byte_ranges = ranges.open_ranges(hrefs[asset], pool)
-                    self._stack.callback(byte_ranges.close)
                     try:
+                        byte_ranges = ranges.open_ranges(hrefs[asset], pool)
+                        self._stack.callback(byte_ranges.close)
                         source = TiffBlocks(TiledTiff(byte_ranges), byte_ranges, fetchers)
-                    except UnsupportedTiff:
+                    except (UnsupportedTiff, ranges.RangesNotSupported):
                         pass
                 self._stack.callback(source.close)
                 stores[asset] = BlockStore(source)

@@ -27,6 +27,10 @@ class RangeError(OSError):
     pass
 
 
+class RangesNotSupported(RangeError):
+    """The server answers range requests with the whole object: leave the file to GDAL."""
+
+
 def public_name(href: str) -> str:
     """`href` without query string or fragment: safe to log."""
     parts = urlsplit(str(href))
@@ -111,28 +115,33 @@ class HttpRanges(Ranges):
         self.url, self.name, self._pool = url, public_name(url), pool
         response = self._get(0, HEAD_BYTES)
         total = response.headers.get("Content-Range", "").rpartition("/")[2]
-        if response.status == 206 and total.isdigit():
-            self.size = int(total)
-            self.head = response.data
-        elif response.status == 200:  # the server ignores ranges: it sent the whole object
-            self.size, self.head = len(response.data), response.data[:HEAD_BYTES]
-        else:
-            raise RangeError(f"{self.name}: HTTP {response.status} without a usable Content-Range")
+        if not total.isdigit():
+            raise RangeError(f"{self.name}: range request answered without a usable Content-Range")
+        self.size, self.head = int(total), response.data
 
     def fetch(self, start: int, stop: int) -> bytes:
         if stop <= len(self.head):
             return self.head[start:stop]
-        response = self._get(start, stop)
-        body = response.data if response.status == 206 else response.data[start:stop]
-        return self._check(body, start, stop)
+        return self._check(self._get(start, stop).data, start, stop)
 
     def _get(self, start: int, stop: int):
+        """A 206 response with its body read; anything else is an error (the body is not read)."""
         try:
-            response = self._pool.request("GET", self.url, headers={"Range": f"bytes={start}-{stop - 1}"})
+            response = self._pool.request("GET", self.url, headers={"Range": f"bytes={start}-{stop - 1}"},
+                                          preload_content=False)
         except urllib3.exceptions.HTTPError as exc:
             raise RangeError(f"{self.name}: bytes {start}-{stop - 1}: {type(exc).__name__}") from None
-        if response.status not in (200, 206):
+        if response.status != 206:
+            response.release_conn()
+            if response.status == 200:
+                raise RangesNotSupported(f"{self.name}: the server ignores range requests")
             raise RangeError(f"{self.name}: bytes {start}-{stop - 1}: HTTP {response.status}")
+        try:
+            response.data  # reads the body
+        except urllib3.exceptions.HTTPError as exc:
+            raise RangeError(f"{self.name}: bytes {start}-{stop - 1}: {type(exc).__name__}") from None
+        finally:
+            response.release_conn()
         return response
 
 

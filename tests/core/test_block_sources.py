@@ -1,6 +1,11 @@
 """Tiles decoded from their own bytes equal GDAL's pixels; runs are fetched ahead, once, in order,
 within the byte budget; files the tile reader cannot take fall back to GDAL."""
 
+import contextlib
+import socket
+import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -11,7 +16,7 @@ from rasterio.windows import Window
 
 from shipchips_core import ranges
 from shipchips_core.block_sources import GdalBlocks, TiffBlocks, merge_spans
-from shipchips_core.chipper import SceneReader
+from shipchips_core.chipper import GDAL_HTTP_ENV, SceneReader
 from shipchips_core.radiometry import DN_DIV_10000
 from shipchips_core.tiff_tiles import TiledTiff, UnsupportedTiff
 
@@ -107,3 +112,38 @@ def test_a_scene_of_striped_tiffs_is_read_through_gdal_with_the_same_pixels(tmp_
         chip = reader.cut(x, y, 256)
     np.testing.assert_allclose(chip.reflectance[0], dn[122:378, 172:428] / 10000, rtol=1e-6)
     np.testing.assert_array_equal(chip.scl[::2, ::2], scl[61:189, 86:214])
+
+
+@pytest.fixture
+def plain_http_server(tmp_path):
+    """Python's http.server (which ignores Range headers) over `tmp_path`, in its own process."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                break
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def test_a_server_ignoring_ranges_leaves_the_scene_to_gdal(tmp_path, plain_http_server):
+    dn, scl = _dn(), _dn("uint8", SIZE // 2)
+    for asset in ("blue", "green", "red", "nir"):
+        _write(tmp_path / f"{asset}.tif", dn, **TILED, compress="DEFLATE")
+    _write(tmp_path / "scl.tif", scl, **TILED, compress="DEFLATE")
+    with rasterio.open(tmp_path / "scl.tif", "r+") as ds:
+        ds.transform = ds.transform @ Affine.scale(2)
+    hrefs = {a: f"{plain_http_server}/{a}.tif" for a in ("blue", "green", "red", "nir", "scl")}
+    with pytest.raises(ranges.RangesNotSupported, match="blue.tif"):
+        ranges.open_ranges(hrefs["blue"])
+    with rasterio.Env(**GDAL_HTTP_ENV), SceneReader(hrefs, DN_DIV_10000) as reader:
+        assert all(isinstance(s.source, GdalBlocks) for s in reader.stores.values())
+        chip = reader.cut(500_000 + 3000.0, 5_800_000 - 2500.0, 256)
+    np.testing.assert_allclose(chip.reflectance[3], dn[122:378, 172:428] / 10000, rtol=1e-6)
