@@ -113,19 +113,19 @@ class LocalRanges(Ranges):
 class HttpRanges(Ranges):
     def __init__(self, url: str, pool: urllib3.PoolManager):
         self.url, self.name, self._pool = url, public_name(url), pool
-        response = self._get(0, HEAD_BYTES)
-        total = response.headers.get("Content-Range", "").rpartition("/")[2]
+        headers, self.head = self._get(0, HEAD_BYTES)
+        total = headers.get("Content-Range", "").rpartition("/")[2]
         if not total.isdigit():
             raise RangeError(f"{self.name}: range request answered without a usable Content-Range")
-        self.size, self.head = int(total), response.data
+        self.size = int(total)
 
     def fetch(self, start: int, stop: int) -> bytes:
         if stop <= len(self.head):
             return self.head[start:stop]
-        return self._check(self._get(start, stop).data, start, stop)
+        return self._check(self._get(start, stop)[1], start, stop)
 
-    def _get(self, start: int, stop: int):
-        """A 206 response with its body read; anything else is an error (the body is not read)."""
+    def _get(self, start: int, stop: int) -> tuple[dict, bytes]:
+        """Headers and body of a 206 answer; anything else is an error (its body is not read)."""
         try:
             response = self._pool.request("GET", self.url, headers={"Range": f"bytes={start}-{stop - 1}"},
                                           preload_content=False)
@@ -137,12 +137,11 @@ class HttpRanges(Ranges):
                 raise RangesNotSupported(f"{self.name}: the server ignores range requests")
             raise RangeError(f"{self.name}: bytes {start}-{stop - 1}: HTTP {response.status}")
         try:
-            response.data  # reads the body
+            return response.headers, response.data
         except urllib3.exceptions.HTTPError as exc:
             raise RangeError(f"{self.name}: bytes {start}-{stop - 1}: {type(exc).__name__}") from None
         finally:
             response.release_conn()
-        return response
 
 
 
