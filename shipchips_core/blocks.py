@@ -51,24 +51,13 @@ class BlockStore:
 
     def read(self, window: PixelWindow) -> tuple[np.ndarray, bool]:
         """The window's pixels (0 outside the raster) and whether it crossed the raster's edge."""
-        out = np.zeros(window[2:], dtype=self.dtype)
+        row0, col0, height, width = window
+        out = np.zeros((height, width), dtype=self.dtype)
         for block in self.blocks_of(window):
-            target, source = self._overlap(block, window)
-            out[target] = source
+            self._copy_overlap(block, out, row0, col0)
             self._release(block)
-        return out, self._crosses_edge(window)
-
-    def read_into(self, window: PixelWindow, out: np.ndarray, convert, outside) -> bool:
-        """Like `read`, but each block's share goes through `convert(pixels, out=...)` straight into
-        `out` (no intermediate copy of the window); pixels outside the raster are `outside`."""
-        padded = self._crosses_edge(window)
-        if padded:
-            out.fill(outside)
-        for block in self.blocks_of(window):
-            target, source = self._overlap(block, window)
-            convert(source, out=out[target])
-            self._release(block)
-        return padded
+        inside = row0 >= 0 and col0 >= 0 and row0 + height <= self.height and col0 + width <= self.width
+        return out, not inside
 
     def blocks_of(self, window: PixelWindow) -> Iterator[Block]:
         """Blocks of the raster a window overlaps (none for a window wholly outside)."""
@@ -83,18 +72,13 @@ class BlockStore:
         row0, col0, height, width = window
         return max(row0, 0), max(col0, 0), min(row0 + height, self.height), min(col0 + width, self.width)
 
-    def _crosses_edge(self, window: PixelWindow) -> bool:
-        row0, col0, height, width = window
-        return row0 < 0 or col0 < 0 or row0 + height > self.height or col0 + width > self.width
-
-    def _overlap(self, block: Block, window: PixelWindow) -> tuple[tuple[slice, slice], np.ndarray]:
-        """The slice of a window's array that `block` covers, and the block's pixels for it."""
+    def _copy_overlap(self, block: Block, out: np.ndarray, row0: int, col0: int) -> None:
         data = self._block(block)
-        row0, col0, height, width = window
         top, left = block[0] * self.block_h, block[1] * self.block_w
         r0, c0 = max(row0, top), max(col0, left)
-        r1, c1 = min(row0 + height, top + data.shape[0]), min(col0 + width, left + data.shape[1])
-        return (slice(r0 - row0, r1 - row0), slice(c0 - col0, c1 - col0)), data[r0 - top : r1 - top, c0 - left : c1 - left]
+        r1 = min(row0 + out.shape[0], top + data.shape[0])
+        c1 = min(col0 + out.shape[1], left + data.shape[1])
+        out[r0 - row0 : r1 - row0, c0 - col0 : c1 - col0] = data[r0 - top : r1 - top, c0 - left : c1 - left]
 
     def _block(self, block: Block) -> np.ndarray:
         if block not in self.loaded:

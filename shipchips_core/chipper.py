@@ -147,10 +147,12 @@ class SceneReader:
         padded_any = False
         for band, asset in zip(reflectance, self.band_assets):
             window = self._source_window(asset, x0, y0, size)
-            if self._grids[asset][0] == self.transform.a:  # reflectance straight from the blocks
-                padded_any |= self.stores[asset].read_into(window, band, self.rule.apply, np.nan)
+            dn, padded = self.stores[asset].read(window)
+            if self._grids[asset][0] == self.transform.a:
+                padded_any |= padded
+                self.rule.apply(dn, out=band)
             else:
-                self._resample_into(band, asset, self.stores[asset].read(window)[0], window, x0, y0)
+                self._resample_into(band, asset, dn, window, x0, y0)
         scl, padded = self._scl_on_10m(x0, y0, size)
         return ChipArrays(
             reflectance=reflectance,

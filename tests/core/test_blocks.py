@@ -91,23 +91,3 @@ def test_an_unannounced_window_is_read_and_nothing_is_kept(raster, open_store):
     out, _ = store.read((300, 300, 50, 50))
     assert store.loaded == {}
     np.testing.assert_array_equal(out, dn[300:350, 300:350])
-
-
-@pytest.mark.parametrize("window", WINDOWS)
-def test_converted_reads_equal_converting_the_window_and_fill_outside(raster, window, open_store):
-    path, dn = raster
-    store = open_store(path)
-    store.expect(window)
-    out = np.full(window[2:], -7.0, dtype="float32")
-
-    def halve(pixels, out):
-        return np.multiply(pixels, np.float32(0.5), out=out, dtype=np.float32)
-
-    padded = store.read_into(window, out, halve, np.nan)
-    inside = _expected(dn, *window).astype("float32") * 0.5
-    row0, col0, h, w = window
-    rows, cols = np.mgrid[row0 : row0 + h, col0 : col0 + w]
-    outside = (rows < 0) | (cols < 0) | (rows >= SIZE) | (cols >= SIZE)
-    np.testing.assert_array_equal(out[~outside], inside[~outside])
-    assert np.isnan(out[outside]).all() and padded == outside.any()
-    assert store.loaded == {} and not store.pending
