@@ -17,9 +17,8 @@ from typing import Iterator
 
 import numpy as np
 
-from .block_sources import Run, run_blocks
+from .block_sources import Block, Run, run_blocks
 
-Block = tuple[int, int]  # (block row, block column)
 PixelWindow = tuple[int, int, int, int]  # (row0, col0, height, width) in the raster's pixels; may cross its edge
 
 # Decoded bytes of one run. GDAL fetches a run's byte ranges in one go, but cuts a request above
@@ -39,15 +38,14 @@ class BlockStore:
         self.pending: Counter[Block] = Counter()  # windows announced but not served yet, per block
         self.loaded: dict[Block, np.ndarray] = {}
         self.blocks_read = 0
-        self._unplanned: dict[Block, None] = {}  # announced blocks not in a planned run, in order of need
+        self._unplanned: dict[Block, None] = {}  # announced since the last plan, in order of need
         self._run_of: dict[Block, Run] = {}  # planned, not yet loaded
 
     def expect(self, window: PixelWindow) -> None:
         """Announce a window `read` will be asked for (so its blocks are loaded in runs, and kept)."""
         for block in self.blocks_of(window):
             self.pending[block] += 1
-            if block not in self._run_of and block not in self.loaded:
-                self._unplanned.setdefault(block)
+            self._unplanned.setdefault(block)  # `_plan` skips those already planned or loaded
 
     def read(self, window: PixelWindow) -> tuple[np.ndarray, bool]:
         """The window's pixels (0 outside the raster) and whether it crossed the raster's edge."""
@@ -84,10 +82,11 @@ class BlockStore:
         if block not in self.loaded:
             self._plan()
             run = self._run_of.get(block) or self._run_around(block)
-            for b in run_blocks(run):
+            blocks = run_blocks(run)
+            for b in blocks:
                 self._run_of.pop(b, None)
-            self.loaded.update(zip(run_blocks(run), self.source.load(run)))
-            self.blocks_read += len(run_blocks(run))
+            self.loaded.update(zip(blocks, self.source.load(run)))
+            self.blocks_read += len(blocks)
         return self.loaded[block]
 
     def _plan(self) -> None:

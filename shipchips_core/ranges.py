@@ -39,10 +39,7 @@ def public_name(href: str) -> str:
 
 def is_local(href: str) -> bool:
     """A path or file:// URL; GDAL's virtual paths (/vsis3/..., /vsicurl/...) are not files."""
-    href = str(href)
-    scheme = urlsplit(href).scheme
-    drive = len(scheme) == 1 and os.name == "nt"  # C:\ is a drive, not a scheme
-    return (scheme in ("", "file") or drive) and not href.startswith("/vsi")
+    return urlsplit(str(href)).scheme in ("", "file") and not str(href).startswith("/vsi")
 
 
 def supports(href: str) -> bool:
@@ -72,7 +69,7 @@ def _via_proxy(url: str) -> urllib3.ProxyManager | None:
 
 @lru_cache(maxsize=4)
 def _proxy_pool(proxy: str) -> urllib3.ProxyManager:
-    return urllib3.ProxyManager(proxy, num_pools=16, maxsize=8, retries=RETRY, timeout=TIMEOUT)
+    return urllib3.ProxyManager(proxy, num_pools=16, maxsize=8, retries=RETRY, timeout=TIMEOUT)  # as http_pool()
 
 
 class Ranges:
@@ -97,7 +94,7 @@ class Ranges:
 class LocalRanges(Ranges):
     def __init__(self, path: Path):
         self.name = str(path)
-        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        self._fd = os.open(path, os.O_RDONLY)
         self.size = os.fstat(self._fd).st_size
         self.head = self.fetch(0, min(HEAD_BYTES, self.size))
 
@@ -142,7 +139,6 @@ class HttpRanges(Ranges):
             raise RangeError(f"{self.name}: bytes {start}-{stop - 1}: {type(exc).__name__}") from None
         finally:
             response.release_conn()
-
 
 
 class RangeFile(io.RawIOBase):
