@@ -1,6 +1,6 @@
 """A full-size, Earth-Search-shaped Sentinel-2 L2A scene with ship traffic, generated once and cached.
 
-The twin's renderer (`shipchips_core.twin.scenes.render_scene`) holds every band of a granule as
+The twin's renderer (`shipchips_twin.scenes.render_scene`) holds every band of a granule as
 float32 in memory at once, which for a real 10980² granule is several GB; this generator renders
 band by band in 1024-row strips instead (a few hundred MB peak), writes each strip into an
 uncompressed tiled GeoTIFF and turns that into a COG shaped like Earth Search's (1024² tiles,
@@ -28,19 +28,19 @@ import rasterio
 import rasterio.shutil
 from affine import Affine
 
-from shipchips_core.twin.scenes import (
-    BANDS_10M,
-    BANDS_20M,
-    CLOUD_HALO,
-    MARKER,
-    NOISE_LAND,
-    NOISE_WATER,
-    _cloud_layer,
-    build_item,
-    item_id,
-    to_dn,
-)
-from shipchips_core.twin.world import Acquisition, Cloud, World
+from shipchips_twin.scenes import BANDS_10M
+from shipchips_twin.scenes import BANDS_20M
+from shipchips_twin.scenes import CLOUD_HALO
+from shipchips_twin.scenes import MARKER
+from shipchips_twin.scenes import NOISE_LAND
+from shipchips_twin.scenes import NOISE_WATER
+from shipchips_twin.scenes import _cloud_layer
+from shipchips_twin.scenes import build_item
+from shipchips_twin.scenes import item_id
+from shipchips_twin.scenes import to_dn
+from shipchips_twin.world import Acquisition
+from shipchips_twin.world import Cloud
+from shipchips_twin.world import World
 
 COLLECTION = "sentinel-2-l2a"
 SEED = 20260615

@@ -11,7 +11,7 @@ import threading
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from .config import ConfigError, load_config, load_secret
+from shipchips_core.config import ConfigError, load_config, load_secret
 
 TWIN_CACHE = Path(".twin_cache")
 
@@ -30,8 +30,8 @@ def cmd_config(args: argparse.Namespace) -> int:
 def cmd_collect(args: argparse.Namespace) -> int:
     """Collect until SIGTERM/SIGINT, `--until` or `--max-seconds` (exit 0); a bad key or config exits 2.
     Any other failure (e.g. the disk) exits 1 with a traceback, for the supervisor to restart it."""
-    from .ais.stream import AisStreamFatal, run_collector, settings_from_config
-    from .storage import open_storage
+    from shipchips_core.ais.stream import AisStreamFatal, run_collector, settings_from_config
+    from shipchips_core.dataset.storage import open_storage
 
     cfg = load_config(args.config)
     key = load_secret("AISSTREAM_API_KEY")
@@ -57,8 +57,9 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_twin_generate(args: argparse.Namespace) -> int:
-    from .twin.scenes import generate_catalog
-    from .twin.world import World, WorldSpec
+    from shipchips_twin.scenes import generate_catalog
+    from shipchips_twin.world import World
+    from shipchips_twin.world import WorldSpec
 
     world = World(WorldSpec(days=tuple(date.fromisoformat(d) for d in args.day)) if args.day else None)
     paths = generate_catalog(world, Path(args.out))
@@ -67,10 +68,10 @@ def cmd_twin_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_twin_serve(args: argparse.Namespace) -> int:
-    from .twin.ais_server import AisStreamTwin
-    from .twin.scenes import generate_catalog
-    from .twin.stac_server import StacApiTwin
-    from .twin.world import World
+    from shipchips_twin.ais_server import AisStreamTwin
+    from shipchips_twin.scenes import generate_catalog
+    from shipchips_twin.stac_server import StacApiTwin
+    from shipchips_twin.world import World
 
     world = World()
     generate_catalog(world, Path(args.catalog))

@@ -7,7 +7,16 @@ import dagster as dg
 import pandas as pd
 from dagster_pandera import pandera_schema_to_dagster_type
 
-from shipchips_core import chipping, index, layout, matching, overpass, pending, plan, qa, scenes, schemas
+from shipchips_core.chips import job as chipping
+from shipchips_core.catalog import tile_index as index
+from shipchips_core.dataset import paths
+from shipchips_core.matching import candidates as matching
+from shipchips_core.plan import overpass
+from shipchips_core.plan import pending
+from shipchips_core.plan import acquisition as plan
+from shipchips_core.catalog import qa_report as qa
+from shipchips_core.sentinel2 import search as scenes
+from shipchips_core.dataset import schemas
 from shipchips_core.ais import archives
 
 from .io_managers import DATASET_KEY, SCHEMA_KEY
@@ -49,7 +58,7 @@ def _counts_metadata(counts: dict) -> dict:
     return {f"count/{k}": int(v) for k, v in sorted(counts.items())}
 
 
-@_table_asset("ais_snapshots", dataset=layout.AIS_OBSERVATIONS_INDEX)
+@_table_asset("ais_snapshots", dataset=paths.AIS_OBSERVATIONS_INDEX)
 def ais_snapshots(context: dg.AssetExecutionContext, shipchips: ShipchipsResource) -> pd.DataFrame:
     """Every cleaned AIS position of the day inside the configured areas, with static data joined: from the
     day's archive file when `ais.archives` covers the day, else from the collector's landing files."""
@@ -120,7 +129,7 @@ def chips(
     yield dg.Output(resolved, output_name="plan_status", metadata=_counts_metadata(Counter(resolved["status"])))
 
 
-@_table_asset("tile_index", dataset=layout.TILES_INDEX)
+@_table_asset("tile_index", dataset=paths.TILES_INDEX)
 def tile_index(chips: pd.DataFrame, s2_scene_metadata: pd.DataFrame, ais_snapshots: pd.DataFrame) -> pd.DataFrame:
     """`indexes/tiles.parquet`: one row per chip written, with scene and vessel facts."""
     return index.build_tile_index(chips, s2_scene_metadata, ais_snapshots)

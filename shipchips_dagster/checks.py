@@ -9,7 +9,7 @@ only the partition just materialized.
 import dagster as dg
 import pandas as pd
 
-from shipchips_core import schemas
+from shipchips_core.dataset import schemas
 
 from .assets import PIPELINE_ASSETS, tile_index
 from .partitions import DAILY

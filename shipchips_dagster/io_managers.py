@@ -20,7 +20,8 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from shipchips_core import layout, schemas
+from shipchips_core.dataset import paths
+from shipchips_core.dataset import schemas
 
 from .resources import ShipchipsResource
 
@@ -42,7 +43,7 @@ def schema_for(table: str, definition_metadata: dict | None) -> str:
 
 def dataset_for(table: str, definition_metadata: dict | None) -> str:
     """Where a table lives: asset metadata may place it (e.g. `indexes/tiles.parquet`)."""
-    return _meta(definition_metadata, DATASET_KEY) or layout.table_dataset(table)
+    return _meta(definition_metadata, DATASET_KEY) or paths.table_dataset(table)
 
 
 def conform(df: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -68,7 +69,7 @@ class ParquetTableIOManager(dg.ConfigurableIOManager):
     shipchips: dg.ResourceDependency[ShipchipsResource]
 
     def _location(self, context: dg.OutputContext | dg.InputContext, table: str, day: date | None) -> str:
-        return layout.partition_file(dataset_for(table, context.definition_metadata), day)
+        return paths.partition_file(dataset_for(table, context.definition_metadata), day)
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         table = context.asset_key.path[-1]
@@ -103,7 +104,7 @@ class ParquetTableIOManager(dg.ConfigurableIOManager):
         table = context.asset_key.path[-1]
         day = date.fromisoformat(context.asset_partition_key) if context.has_asset_partitions else None
         upstream_meta = context.upstream_output.definition_metadata if context.upstream_output else None
-        rel = layout.partition_file(dataset_for(table, upstream_meta), day)
+        rel = paths.partition_file(dataset_for(table, upstream_meta), day)
         path = self.shipchips.storage.path(rel)
         if not path.exists():
             raise FileNotFoundError(f"{table} has no stored partition {day}: {path} is missing; materialize it first")

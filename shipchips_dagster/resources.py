@@ -6,7 +6,7 @@ from functools import cached_property
 import dagster as dg
 
 from shipchips_core.config import Config, load_config
-from shipchips_core.storage import LocalStorage, open_storage
+from shipchips_core.dataset.storage import LocalStorage, open_storage
 
 
 class ShipchipsResource(dg.ConfigurableResource):

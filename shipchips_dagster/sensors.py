@@ -9,7 +9,7 @@ from datetime import date, datetime, timezone
 
 import dagster as dg
 
-from shipchips_core.plan import matured_days
+from shipchips_core.plan.acquisition import matured_days
 
 from .jobs import DOWNSTREAM_JOB
 from .resources import ShipchipsResource

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from shipchips_core.sql_models import SqlModel, load_models, run_model
+from shipchips_core.catalog.sql_models import SqlModel, load_models, run_model
 
 from .assets import TABLE_IO, tile_index
 from .io_managers import DATASET_KEY, SCHEMA_KEY

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from .validation import ConfigError, positive
+from shipchips_core.config.validation import ConfigError, positive
 
 # the Earth Search assets each band stack (`chips.stack`) reads, in band order
 STACK_ASSETS = {

@@ -7,17 +7,17 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from .ais import COLLECTOR_TUNING_KEYS, AisConfig
-from .chips import ChipsConfig
-from .sections import (
+from shipchips_core.config.ais import COLLECTOR_TUNING_KEYS, AisConfig
+from shipchips_core.config.chips import ChipsConfig
+from shipchips_core.config.sections import (
     AreaOfInterest,
     MatchingConfig,
     PartitionsConfig,
     PlanConfig,
     SplitsConfig,
 )
-from .stac import StacConfig
-from .validation import ConfigError
+from shipchips_core.config.stac import StacConfig
+from shipchips_core.config.validation import ConfigError
 
 EXECUTION_ONLY_CHIP_KEYS = ("workers", "min_chips_per_worker")
 EXECUTION_ONLY_KEYS = {"chips": EXECUTION_ONLY_CHIP_KEYS, "ais": COLLECTOR_TUNING_KEYS}

@@ -16,8 +16,8 @@ import pytest
 
 from shipchips_core.ais.messages import parse_message
 from shipchips_core.config import load_config
-from shipchips_core.twin.ais_feed import iter_messages
-from shipchips_core.twin.ais_server import AisStreamTwin
+from shipchips_twin.ais_feed import iter_messages
+from shipchips_twin.ais_server import AisStreamTwin
 
 START = datetime(2026, 6, 15, 10, 0, tzinfo=timezone.utc)
 END = START + timedelta(minutes=20)

@@ -14,10 +14,11 @@ import pytest
 
 from shipchips_core.ais.landing import LandingError
 from shipchips_core.ais.stream import AisStreamFatal, CollectorSettings, CollectStats, collect, run_collector
-from shipchips_core.storage import LocalStorage
-from shipchips_core.twin.ais_faults import Faults
-from shipchips_core.twin.ais_feed import MESSAGE_TYPES, iter_messages
-from shipchips_core.twin.ais_server import AisStreamTwin
+from shipchips_core.dataset.storage import LocalStorage
+from shipchips_twin.ais_faults import Faults
+from shipchips_twin.ais_feed import MESSAGE_TYPES
+from shipchips_twin.ais_feed import iter_messages
+from shipchips_twin.ais_server import AisStreamTwin
 
 START = datetime(2026, 6, 15, 10, 0, tzinfo=timezone.utc)
 END = START + timedelta(minutes=20)

@@ -6,7 +6,7 @@ import asyncio
 
 from shipchips_core.ais.landing import Lander, remove_stale_temporaries
 from shipchips_core.ais.stream import CollectStats
-from shipchips_core.storage import LocalStorage
+from shipchips_core.dataset.storage import LocalStorage
 
 
 def _land(storage: LocalStorage, batches: list[list[bytes]], **kw) -> CollectStats:

@@ -15,8 +15,9 @@ from shipchips_core.ais.messages import (
     parse_message,
     parse_time_utc,
 )
-from shipchips_core.twin.ais_feed import iter_messages
-from shipchips_core.twin.world import World, WorldSpec
+from shipchips_twin.ais_feed import iter_messages
+from shipchips_twin.world import World
+from shipchips_twin.world import WorldSpec
 
 # the shape of a real aisstream class A report (SPEC-NOTES §2)
 REAL_A = {

@@ -20,9 +20,10 @@ from shipchips_core.ais.stream import (
     settings_from_config,
 )
 from shipchips_core.config import AreaOfInterest, Config, ConfigError, load_config
-from shipchips_core.storage import LocalStorage
-from shipchips_core.twin.ais_feed import MESSAGE_TYPES, iter_messages
-from shipchips_core.twin.ais_server import AisStreamTwin
+from shipchips_core.dataset.storage import LocalStorage
+from shipchips_twin.ais_feed import MESSAGE_TYPES
+from shipchips_twin.ais_feed import iter_messages
+from shipchips_twin.ais_server import AisStreamTwin
 
 START = datetime(2026, 6, 15, 10, 0, tzinfo=timezone.utc)
 END = START + timedelta(minutes=20)
@@ -225,6 +226,6 @@ def test_api_key_never_lands(world, box, storage, caplog):
 def test_landing_day_folder_matches_layout(world, box, storage):
     with AisStreamTwin(world, START, START + timedelta(minutes=2), api_key=KEY) as twin:
         stats = run_collector(_settings(twin.url, box), storage)
-    from shipchips_core import layout
+    from shipchips_core.dataset import paths
 
-    assert stats.files and all(rel.startswith(layout.ais_landing_dir(date(2026, 6, 15)) + "/") for rel in stats.files)
+    assert stats.files and all(rel.startswith(paths.ais_landing_dir(date(2026, 6, 15)) + "/") for rel in stats.files)

@@ -9,10 +9,10 @@ import pytest
 import rasterio
 from affine import Affine
 
-from shipchips_core import ranges
-from shipchips_core.block_sources import GdalBlocks, TiffBlocks
-from shipchips_core.blocks import BlockStore
-from shipchips_core.tiff_tiles import TiledTiff
+from shipchips_core.chips.cog import ranges
+from shipchips_core.chips.cog.sources import GdalBlocks, TiffBlocks
+from shipchips_core.chips.cog.block_store import BlockStore
+from shipchips_core.chips.cog.tiff import TiledTiff
 
 SIZE, BLOCK = 600, 256
 

@@ -5,9 +5,9 @@ import pytest
 import rasterio
 from affine import Affine
 
-from shipchips_core.chipper import SceneReader, chip_origin
-from shipchips_core.masks import derive_masks
-from shipchips_core.radiometry import DN_DIV_10000, DN_MINUS_1000
+from shipchips_core.chips.reader import SceneReader, chip_origin
+from shipchips_core.chips.masks import derive_masks
+from shipchips_core.sentinel2.radiometry import DN_DIV_10000, DN_MINUS_1000
 
 ORIGIN_X, ORIGIN_Y = 500_000.0, 5_800_000.0
 SIZE10 = 600
@@ -110,7 +110,7 @@ def test_swir_from_20m_peaks_on_the_right_10m_pixels(scene):
 def test_the_read_environment_keeps_a_real_block_cache():
     from rasterio._env import get_gdal_config
 
-    from shipchips_core.chipper import GDAL_HTTP_ENV
+    from shipchips_core.chips.reader import GDAL_HTTP_ENV
 
     with rasterio.Env(**GDAL_HTTP_ENV):  # megabytes, not the bytes a bare integer would mean
         assert get_gdal_config("GDAL_CACHEMAX") >= 64 * 1024 * 1024

@@ -16,10 +16,10 @@ from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-from shipchips_core.chipping import ChipJob, cut_partition
+from shipchips_core.chips.job import ChipJob, cut_partition
 from shipchips_core.config import Config
-from shipchips_core.scenes import scene_rows
-from shipchips_core.storage import LocalStorage
+from shipchips_core.sentinel2.search import scene_rows
+from shipchips_core.dataset.storage import LocalStorage
 
 DAY = date(2026, 6, 15)
 

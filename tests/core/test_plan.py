@@ -3,9 +3,9 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from shipchips_core import schemas
+from shipchips_core.dataset import schemas
 from shipchips_core.config import MatchingConfig, PlanConfig
-from shipchips_core.plan import build_acquisition_plan, expected_overpass, resolve_plan, search_window
+from shipchips_core.plan.acquisition import build_acquisition_plan, expected_overpass, resolve_plan, search_window
 
 DAY = date(2026, 6, 15)
 
@@ -93,18 +93,18 @@ def test_plan_status_life_cycle_after_chipping():
 
 
 def test_pending_csv_lists_unresolved_days_only(tmp_path):
-    from shipchips_core import layout
-    from shipchips_core.pending import write_pending_csv
-    from shipchips_core.storage import LocalStorage
+    from shipchips_core.dataset import paths
+    from shipchips_core.plan.pending import write_pending_csv
+    from shipchips_core.dataset.storage import LocalStorage
 
     storage = LocalStorage(tmp_path)
     plan, cand, chips = _resolve_case()
     older = date(2026, 6, 14)
-    with storage.open_write(layout.partition_file(layout.table_dataset("acquisition_plan"), older)) as fh:
+    with storage.open_write(paths.partition_file(paths.table_dataset("acquisition_plan"), older)) as fh:
         plan.to_parquet(fh)
     assert write_pending_csv(storage, DAY, plan) == 12  # the older day's 6 + today's 6
-    with storage.open_write(layout.partition_file(layout.table_dataset("plan_status"), older)) as fh:
+    with storage.open_write(paths.partition_file(paths.table_dataset("plan_status"), older)) as fh:
         resolve_plan(plan, cand, chips).to_parquet(fh)
     assert write_pending_csv(storage, DAY, None) == 0
-    text = storage.read_bytes(layout.plan_pending_csv()).decode()
+    text = storage.read_bytes(paths.plan_pending_csv()).decode()
     assert text.startswith("plan_id,mmsi,expected_overpass")

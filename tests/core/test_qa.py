@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from shipchips_core import schemas
-from shipchips_core.qa import build_qa_report
-from shipchips_core.storage import LocalStorage
+from shipchips_core.dataset import schemas
+from shipchips_core.catalog.qa_report import build_qa_report
+from shipchips_core.dataset.storage import LocalStorage
 
 DAY = date(2024, 5, 1)
 EVIL = "<script>alert('x')</script>"

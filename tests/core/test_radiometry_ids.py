@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from shipchips_core import ids
-from shipchips_core.radiometry import rule_for_item
+from shipchips_core.dataset import ids
+from shipchips_core.sentinel2.radiometry import rule_for_item
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,9 @@ import io
 
 import pytest
 
-from shipchips_core import ranges
-from shipchips_core.twin.stac_faults import StacFaults
-from shipchips_core.twin.stac_server import StacApiTwin
+from shipchips_core.chips.cog import ranges
+from shipchips_twin.stac_faults import StacFaults
+from shipchips_twin.stac_server import StacApiTwin
 
 
 @pytest.fixture(scope="module")

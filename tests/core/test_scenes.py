@@ -6,12 +6,12 @@ from datetime import datetime, timezone
 import pandas as pd
 import pytest
 
-from shipchips_core import schemas
+from shipchips_core.dataset import schemas
 from shipchips_core.config import STACK_ASSETS, StacApi, StacConfig
-from shipchips_core.matching import candidate_pairs, distinct_acquisitions
-from shipchips_core.scenes import scene_rows, search_items
-from shipchips_core.twin.stac_faults import StacFaults
-from shipchips_core.twin.stac_server import StacApiTwin
+from shipchips_core.matching.candidates import candidate_pairs, distinct_acquisitions
+from shipchips_core.sentinel2.search import scene_rows, search_items
+from shipchips_twin.stac_faults import StacFaults
+from shipchips_twin.stac_server import StacApiTwin
 
 START = datetime(2026, 6, 15, 0, tzinfo=timezone.utc)
 END = datetime(2026, 6, 16, 0, tzinfo=timezone.utc)

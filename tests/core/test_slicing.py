@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from shipchips_core.slicing import _block_spans, _blocks, split_chips
+from shipchips_core.chips.slicing import _block_spans, _blocks, split_chips
 
 BLOCK, SIZE = 1024, 256
 

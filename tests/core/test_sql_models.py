@@ -8,9 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from shipchips_core import layout, schemas
-from shipchips_core.sql_models import SqlModelError, load_models, parse_model, run_model
-from shipchips_core.storage import LocalStorage
+from shipchips_core.dataset import paths
+from shipchips_core.dataset import schemas
+from shipchips_core.catalog.sql_models import SqlModelError, load_models, parse_model, run_model
+from shipchips_core.dataset.storage import LocalStorage
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql"
 DAY1, DAY2 = date(2024, 5, 1), date(2024, 5, 2)
@@ -42,7 +43,7 @@ def tile_frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def write_partition(storage: LocalStorage, day: date, rows: list[dict]) -> None:
-    with storage.open_write(layout.partition_file(layout.TILES_INDEX, day)) as fh:
+    with storage.open_write(paths.partition_file(paths.TILES_INDEX, day)) as fh:
         tile_frame(rows).to_parquet(fh, index=False)
 
 

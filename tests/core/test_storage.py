@@ -1,6 +1,6 @@
 import pytest
 
-from shipchips_core.storage import LocalStorage
+from shipchips_core.dataset.storage import LocalStorage
 
 
 def test_write_is_atomic_and_leaves_no_temporary(tmp_path):
@@ -22,7 +22,7 @@ def test_paths_outside_the_root_are_refused(tmp_path, bad):
 
 
 def test_deferred_sync_lands_every_file_and_leaves_no_temporary(tmp_path):
-    from shipchips_core.storage import LocalStorage
+    from shipchips_core.dataset.storage import LocalStorage
 
     storage = LocalStorage(tmp_path)
     with storage.deferred_sync():
@@ -36,7 +36,7 @@ def test_deferred_sync_lands_every_file_and_leaves_no_temporary(tmp_path):
 
 
 def test_a_failed_writer_leaves_nothing_behind(tmp_path):
-    from shipchips_core.storage import LocalStorage
+    from shipchips_core.dataset.storage import LocalStorage
 
     storage = LocalStorage(tmp_path)
     try:

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shipchips_core.tracks import A_MAX, GNSS_ERROR_M, KNOT_MS, interpolate_positions
+from shipchips_core.matching.tracks import A_MAX, GNSS_ERROR_M, KNOT_MS, interpolate_positions
 
 T0 = pd.Timestamp("2026-06-15T10:00:00Z")
 M_PER_DEG_LAT = 111_195.0

@@ -6,7 +6,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from shipchips_core import layout, schemas
+from shipchips_core.dataset import paths
+from shipchips_core.dataset import schemas
 from shipchips_dagster.io_managers import ParquetTableIOManager
 from shipchips_dagster.partitions import DAILY
 from shipchips_dagster.resources import ShipchipsResource
@@ -57,7 +58,7 @@ def test_valid_table_round_trips_with_its_dtypes(io_manager):
     manager.handle_output(_out(), df)
     back = manager.load_input(_in())
     pd.testing.assert_frame_equal(back, df)
-    assert (root / layout.partition_file(layout.table_dataset("ais_snapshots"), date(2026, 6, 15))).exists()
+    assert (root / paths.partition_file(paths.table_dataset("ais_snapshots"), date(2026, 6, 15))).exists()
 
 
 def test_invalid_table_is_refused_and_nothing_lands(io_manager):

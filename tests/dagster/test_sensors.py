@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 import dagster as dg
 import pytest
 
-from shipchips_core.plan import matured_days
+from shipchips_core.plan.acquisition import matured_days
 from shipchips_dagster.definitions import defs
 from shipchips_dagster.resources import ShipchipsResource
 from shipchips_dagster.sensors import matured_days_sensor

@@ -13,7 +13,9 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .world import Vessel, World, epoch
+from shipchips_twin.world import Vessel
+from shipchips_twin.world import World
+from shipchips_twin.world import epoch
 
 POSITION_A = "PositionReport"
 POSITION_B = "StandardClassBPositionReport"

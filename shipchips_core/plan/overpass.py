@@ -24,9 +24,9 @@ import pandas as pd
 import shapely
 from shapely.geometry import shape
 
-from . import scenes
-from .config import StacConfig
-from .schemas import OVERPASS_SOURCES
+from shipchips_core.sentinel2 import search as scenes
+from shipchips_core.config import StacConfig
+from shipchips_core.dataset.schemas import OVERPASS_SOURCES
 
 REPEAT_DAYS = 5
 CATALOGUE_HISTORY, SOLAR_TIME = OVERPASS_SOURCES

@@ -8,10 +8,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
 
-from .ais_server import AisStreamTwin
-from .scenes import generate_catalog
-from .stac_server import StacApiTwin
-from .world import World
+from shipchips_twin.ais_server import AisStreamTwin
+from shipchips_twin.scenes import generate_catalog
+from shipchips_twin.stac_server import StacApiTwin
+from shipchips_twin.world import World
 
 TWIN_API_KEY = "twin-key"
 

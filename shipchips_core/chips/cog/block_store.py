@@ -17,7 +17,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .block_sources import Block, Run, run_blocks
+from shipchips_core.chips.cog.sources import Block, Run, run_blocks
 
 PixelWindow = tuple[int, int, int, int]  # (row0, col0, height, width) in the raster's pixels; may cross its edge
 

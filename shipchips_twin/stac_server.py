@@ -25,10 +25,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from .stac_faults import FaultMiddleware, StacFaults
+from shipchips_twin.stac_faults import FaultMiddleware
+from shipchips_twin.stac_faults import StacFaults
 from starlette.staticfiles import StaticFiles
 
-from shipchips_core.twin.scenes import load_items
+from shipchips_twin.scenes import load_items
 
 API = "https://api.stacspec.org/v1.0.0"
 OGC = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf"

@@ -12,8 +12,8 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from .config import MatchingConfig
-from .tracks import METHOD_NONE, interpolate_positions
+from shipchips_core.config import MatchingConfig
+from shipchips_core.matching.tracks import METHOD_NONE, interpolate_positions
 
 MATCH_OK = "ok"
 

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
-from . import __version__
-from .chipper import BAND_NAMES, WAVELENGTHS_UM, ChipArrays
-from .masks import MASK_NAMES
+from shipchips_core import __version__
+from shipchips_core.chips.reader import BAND_NAMES, WAVELENGTHS_UM, ChipArrays
+from shipchips_core.chips.masks import MASK_NAMES
 
 METADATA_SCHEMA_VERSION = "1.1.0"
 LABEL_SCHEMA_VERSION = "1.1.0"

@@ -16,7 +16,9 @@ from html import escape
 
 import pandas as pd
 
-from . import layout, qa_figures, schemas
+from shipchips_core.dataset import paths
+from shipchips_core.catalog import qa_figures
+from shipchips_core.dataset import schemas
 
 UNSPECIFIED = "unspecified"
 MAX_VESSEL_ROWS = 500
@@ -209,7 +211,7 @@ def build_qa_report(
     `drop_counts` adds upstream drop counts (e.g. AIS cleaning reasons) to `drop_reasons_json`.
     """
     day = _as_date(day)
-    rel = layout.qa_report(day)
+    rel = paths.qa_report(day)
     summary = {
         "n_ais_positions": len(ais),
         "n_vessels": int(ais["mmsi"].nunique()),

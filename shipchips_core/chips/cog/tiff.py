@@ -12,7 +12,7 @@ import io
 import numpy as np
 import tifffile
 
-from .ranges import RangeFile, Ranges
+from shipchips_core.chips.cog.ranges import RangeFile, Ranges
 
 Block = tuple[int, int]  # (block row, block column)
 

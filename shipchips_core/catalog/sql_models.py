@@ -17,7 +17,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from . import layout, schemas
+from shipchips_core.dataset import paths
+from shipchips_core.dataset import schemas
 
 _HEADER_LINE = re.compile(r"^--\s*([a-z_]+)\s*:\s*(.*?)\s*$")
 _PARTITIONED = {"daily": True, "none": False}
@@ -88,8 +89,8 @@ def _sql_string(text: str) -> str:
 
 
 def _create_tiles_view(con: duckdb.DuckDBPyConnection, storage) -> None:
-    if storage.list(layout.TILES_INDEX, ".parquet"):
-        pattern = _sql_string(str(storage.path(layout.TILES_INDEX)) + "/**/*.parquet")
+    if storage.list(paths.TILES_INDEX, ".parquet"):
+        pattern = _sql_string(str(storage.path(paths.TILES_INDEX)) + "/**/*.parquet")
         con.execute(
             f"CREATE VIEW tiles AS SELECT * FROM read_parquet({pattern}, hive_partitioning = true, "
             "hive_types = {'date': 'VARCHAR'}, union_by_name = true)"

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import IO, Iterator
 
-from . import layout
+from shipchips_core.dataset import paths
 
 
 class LocalStorage:

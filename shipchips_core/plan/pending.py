@@ -12,9 +12,9 @@ from datetime import date
 
 import pandas as pd
 
-from . import layout
-from .plan import pending_rows
-from .storage import LocalStorage
+from shipchips_core.dataset import paths
+from shipchips_core.plan.acquisition import pending_rows
+from shipchips_core.dataset.storage import LocalStorage
 
 PLAN_TABLE = "acquisition_plan"
 STATUS_TABLE = "plan_status"
@@ -22,7 +22,7 @@ STATUS_TABLE = "plan_status"
 
 def _stored_days(storage: LocalStorage, table: str) -> dict[date, str]:
     days = {}
-    for rel in storage.list(layout.table_dataset(table), ".parquet"):
+    for rel in storage.list(paths.table_dataset(table), ".parquet"):
         part = rel.split("/")[-2]
         if part.startswith("date="):
             days[date.fromisoformat(part[5:])] = rel
@@ -41,6 +41,6 @@ def write_pending_csv(storage: LocalStorage, day: date, plan_of_day: pd.DataFram
     if plan_of_day is not None:
         plans.append(plan_of_day)
     rows = pending_rows(plans)
-    with storage.open_write(layout.plan_pending_csv(), "w") as fh:
+    with storage.open_write(paths.plan_pending_csv(), "w") as fh:
         rows.to_csv(fh, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
     return len(rows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .config import GatingConfig
+from shipchips_core.config import GatingConfig
 
 # checked in this order; the first limit exceeded is the chip's drop reason
 _RULES = (

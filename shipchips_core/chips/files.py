@@ -13,9 +13,9 @@ import numpy as np
 import rasterio
 from PIL import Image
 
-from .chipper import BAND_NAMES, WAVELENGTHS_UM, ChipArrays
-from .masks import MASK_NAMES, Masks
-from .storage import LocalStorage
+from shipchips_core.chips.reader import BAND_NAMES, WAVELENGTHS_UM, ChipArrays
+from shipchips_core.chips.masks import MASK_NAMES, Masks
+from shipchips_core.dataset.storage import LocalStorage
 
 
 def write_cog(storage: LocalStorage, rel: str, chip: ChipArrays) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .chipper import BLOCK_PX
+from shipchips_core.chips.reader import BLOCK_PX
 
 # A block position both parts touch is fetched and decoded twice: 4-6 bands of ~1 MB and ~6 ms each,
 # i.e. 1.5-2 chips' worth of CPU (a chip costs ~17 ms end to end) plus bytes over the network, which

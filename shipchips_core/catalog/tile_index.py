@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .schemas import TILE_INDEX, empty_frame
+from shipchips_core.dataset.schemas import TILE_INDEX, empty_frame
 
 
 def build_tile_index(chips: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame) -> pd.DataFrame:

@@ -24,11 +24,11 @@ from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.warp import reproject
 
-from . import ranges
-from .block_sources import GdalBlocks, TiffBlocks
-from .blocks import BlockStore, PixelWindow
-from .radiometry import RadiometryRule
-from .tiff_tiles import TiledTiff, UnsupportedTiff
+from shipchips_core.chips.cog import ranges
+from shipchips_core.chips.cog.sources import GdalBlocks, TiffBlocks
+from shipchips_core.chips.cog.block_store import BlockStore, PixelWindow
+from shipchips_core.sentinel2.radiometry import RadiometryRule
+from shipchips_core.chips.cog.tiff import TiledTiff, UnsupportedTiff
 
 RGBN_ASSETS = ("blue", "green", "red", "nir")
 BAND_NAMES = {"blue": "B02", "green": "B03", "red": "B04", "nir": "B08", "swir16": "B11", "swir22": "B12"}

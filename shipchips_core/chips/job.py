@@ -22,16 +22,19 @@ import numpy as np
 import pandas as pd
 import rasterio
 
-from . import documents, ids, layout, products
-from .chipper import BAND_NAMES, GDAL_HTTP_ENV, SceneReader
-from .config import Config
-from .gating import gate
-from .masks import derive_masks
-from .matching import MATCH_OK
-from .radiometry import RadiometryRule
-from .schemas import CHIPS, empty_frame
-from .slicing import split_chips
-from .storage import LocalStorage
+from shipchips_core.chips import documents
+from shipchips_core.dataset import ids
+from shipchips_core.dataset import paths
+from shipchips_core.chips import files as products
+from shipchips_core.chips.reader import BAND_NAMES, GDAL_HTTP_ENV, SceneReader
+from shipchips_core.config import Config
+from shipchips_core.chips.gating import gate
+from shipchips_core.chips.masks import derive_masks
+from shipchips_core.matching.candidates import MATCH_OK
+from shipchips_core.sentinel2.radiometry import RadiometryRule
+from shipchips_core.dataset.schemas import CHIPS, empty_frame
+from shipchips_core.chips.slicing import split_chips
+from shipchips_core.dataset.storage import LocalStorage
 
 log = logging.getLogger(__name__)
 
@@ -221,11 +224,11 @@ def _cut_and_write(job: ChipJob, reader: SceneReader, row: dict, cand: dict, sce
         return _finish(row, "dropped", reason)
     split, mmsi, tile = row["split"], row["mmsi"], row["tile_id"]
     row.update(
-        tif_path=layout.chip_tif(split, mmsi, job.day, tile),
-        mask_path=layout.chip_masks(split, mmsi, job.day, tile),
-        meta_path=layout.chip_metadata(split, mmsi, job.day, tile),
-        label_path=layout.label_json(split, mmsi, job.day, tile),
-        quicklook_path=layout.chip_quicklook(split, mmsi, job.day, tile) if chips_cfg.quicklook else None,
+        tif_path=paths.chip_tif(split, mmsi, job.day, tile),
+        mask_path=paths.chip_masks(split, mmsi, job.day, tile),
+        meta_path=paths.chip_metadata(split, mmsi, job.day, tile),
+        label_path=paths.label_json(split, mmsi, job.day, tile),
+        quicklook_path=paths.chip_quicklook(split, mmsi, job.day, tile) if chips_cfg.quicklook else None,
     )
     products.write_cog(job.storage, row["tif_path"], chip)
     products.write_masks(job.storage, row["mask_path"], chip, masks)
