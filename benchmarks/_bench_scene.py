@@ -28,19 +28,19 @@ import rasterio
 import rasterio.shutil
 from affine import Affine
 
-from shipchips_twin.scenes import BANDS_10M
-from shipchips_twin.scenes import BANDS_20M
-from shipchips_twin.scenes import CLOUD_HALO
-from shipchips_twin.scenes import MARKER
-from shipchips_twin.scenes import NOISE_LAND
-from shipchips_twin.scenes import NOISE_WATER
-from shipchips_twin.scenes import _cloud_layer
-from shipchips_twin.scenes import build_item
-from shipchips_twin.scenes import item_id
-from shipchips_twin.scenes import to_dn
-from shipchips_twin.world import Acquisition
-from shipchips_twin.world import Cloud
-from shipchips_twin.world import World
+from shipchips_twin.scenes import (
+    BANDS_10M,
+    BANDS_20M,
+    CLOUD_HALO,
+    MARKER,
+    NOISE_LAND,
+    NOISE_WATER,
+    _cloud_layer,
+    build_item,
+    item_id,
+    to_dn,
+)
+from shipchips_twin.world import Acquisition, Cloud, World
 
 COLLECTION = "sentinel-2-l2a"
 SEED = 20260615

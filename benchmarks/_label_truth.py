@@ -15,9 +15,7 @@ from affine import Affine
 from benchmarks._twin_pipeline import DayRun
 from shipchips_core.chips.reader import chip_origin
 from shipchips_twin.scenes import CLOUD_HALO
-from shipchips_twin.world import PIXEL_M
-from shipchips_twin.world import Acquisition
-from shipchips_twin.world import World
+from shipchips_twin.world import PIXEL_M, Acquisition, World
 
 BASELINE_MAX_S = 600.0  # the naive rule: the nearest fix in time, if within 10 minutes
 LAND_STEP_M = 20.0  # land is sampled on the SCL grid's spacing

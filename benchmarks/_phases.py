@@ -30,7 +30,7 @@ NAIVE_ENV = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}  # what a typical user
 
 
 def _band_assets(stack: str) -> tuple[str, ...]:
-    from shipchips_core.config import STACK_ASSETS
+    from shipchips_core.sentinel2.bands import STACK_ASSETS
     return tuple(STACK_ASSETS[stack])
 
 

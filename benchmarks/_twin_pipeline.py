@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from shipchips_core.dataset import paths
-from shipchips_core.matching import candidates as matching
-from shipchips_core.plan import overpass
-from shipchips_core.plan import acquisition as plan
-from shipchips_core.sentinel2 import search as scenes
 from shipchips_core.ais import archives
 from shipchips_core.chips.job import ChipJob, cut_partition
 from shipchips_core.config import Config
+from shipchips_core.dataset import paths
 from shipchips_core.dataset.storage import LocalStorage
+from shipchips_core.matching import candidates as matching
+from shipchips_core.plan import acquisition as plan
+from shipchips_core.plan import overpass
+from shipchips_core.sentinel2 import search as scenes
 from shipchips_twin.ais_feed import iter_messages
 from shipchips_twin.scenes import generate_catalog
 from shipchips_twin.session import replay_window

@@ -38,9 +38,7 @@ from benchmarks._verdict import exit_with_verdict, target_lines
 from shipchips_core.config import Config, load_config
 from shipchips_twin import scenes as twin_scenes
 from shipchips_twin import world as twin_world
-from shipchips_twin.world import PIXEL_M
-from shipchips_twin.world import World
-from shipchips_twin.world import WorldSpec
+from shipchips_twin.world import PIXEL_M, World, WorldSpec
 
 REPO = Path(__file__).resolve().parent.parent
 FIRST_DAY = date(2026, 6, 15)

@@ -58,8 +58,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 def cmd_twin_generate(args: argparse.Namespace) -> int:
     from shipchips_twin.scenes import generate_catalog
-    from shipchips_twin.world import World
-    from shipchips_twin.world import WorldSpec
+    from shipchips_twin.world import World, WorldSpec
 
     world = World(WorldSpec(days=tuple(date.fromisoformat(d) for d in args.day)) if args.day else None)
     paths = generate_catalog(world, Path(args.out))

@@ -7,17 +7,15 @@ import dagster as dg
 import pandas as pd
 from dagster_pandera import pandera_schema_to_dagster_type
 
-from shipchips_core.chips import job as chipping
-from shipchips_core.catalog import tile_index as index
-from shipchips_core.dataset import paths
-from shipchips_core.matching import candidates as matching
-from shipchips_core.plan import overpass
-from shipchips_core.plan import pending
-from shipchips_core.plan import acquisition as plan
-from shipchips_core.catalog import qa_report as qa
-from shipchips_core.sentinel2 import search as scenes
-from shipchips_core.dataset import schemas
 from shipchips_core.ais import archives
+from shipchips_core.catalog import qa_report as qa
+from shipchips_core.catalog import tile_index as index
+from shipchips_core.chips import job as chipping
+from shipchips_core.dataset import paths, schemas
+from shipchips_core.matching import candidates as matching
+from shipchips_core.plan import acquisition as plan
+from shipchips_core.plan import overpass, pending
+from shipchips_core.sentinel2 import search as scenes
 
 from .io_managers import DATASET_KEY, SCHEMA_KEY
 from .partitions import DAILY, partition_day

@@ -15,14 +15,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from shipchips_core.dataset import paths
 from shipchips_core.ais.stream import run_collector, settings_from_config
 from shipchips_core.config import load_config
+from shipchips_core.dataset import paths
 from shipchips_core.dataset.storage import open_storage
-from shipchips_twin.session import TWIN_API_KEY
-from shipchips_twin.session import running_twin
-from shipchips_twin.world import SAMPLE_DAY
-from shipchips_twin.world import World
+from shipchips_twin.session import TWIN_API_KEY, running_twin
+from shipchips_twin.world import SAMPLE_DAY, World
 
 DEMO_DIR = Path(".demo")
 CATALOG_DIR = Path(".twin_cache") / "catalog"

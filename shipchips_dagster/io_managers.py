@@ -20,8 +20,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from shipchips_core.dataset import paths
-from shipchips_core.dataset import schemas
+from shipchips_core.dataset import paths, schemas
 
 from .resources import ShipchipsResource
 

@@ -13,9 +13,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from shipchips_twin.world import Vessel
-from shipchips_twin.world import World
-from shipchips_twin.world import epoch
+from shipchips_twin.world import Vessel, World, epoch
 
 POSITION_A = "PositionReport"
 POSITION_B = "StandardClassBPositionReport"

@@ -26,9 +26,7 @@ from http import HTTPStatus
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from shipchips_twin.ais_faults import CONFIRMATION
-from shipchips_twin.ais_faults import Faults
-from shipchips_twin.ais_faults import malformed_frame
+from shipchips_twin.ais_faults import CONFIRMATION, Faults, malformed_frame
 from shipchips_twin.ais_feed import iter_messages
 from shipchips_twin.world import World
 

@@ -27,9 +27,7 @@ import numpy as np
 import rasterio
 from affine import Affine
 
-from shipchips_twin.world import PIXEL_M
-from shipchips_twin.world import Acquisition
-from shipchips_twin.world import World
+from shipchips_twin.world import PIXEL_M, Acquisition, World
 
 COLLECTIONS = ("sentinel-2-l2a", "sentinel-2-c1-l2a")
 MARKER = ".complete"

@@ -24,12 +24,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
-
-from shipchips_twin.stac_faults import FaultMiddleware
-from shipchips_twin.stac_faults import StacFaults
 from starlette.staticfiles import StaticFiles
 
 from shipchips_twin.scenes import load_items
+from shipchips_twin.stac_faults import FaultMiddleware, StacFaults
 
 API = "https://api.stacspec.org/v1.0.0"
 OGC = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf"

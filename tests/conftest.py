@@ -7,11 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from shipchips_twin.scenes import generate_catalog
-from shipchips_twin.scenes import load_items
+from shipchips_twin.scenes import generate_catalog, load_items
 from shipchips_twin.stac_server import StacApiTwin
-from shipchips_twin.world import World
-from shipchips_twin.world import WorldSpec
+from shipchips_twin.world import World, WorldSpec
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -19,8 +19,6 @@ from operator import attrgetter
 import numpy as np
 import pandas as pd
 
-from shipchips_core.dataset import paths
-from shipchips_core.dataset.storage import LocalStorage
 from shipchips_core.ais.messages import (
     MALFORMED_REASONS,
     MalformedMessage,
@@ -28,6 +26,8 @@ from shipchips_core.ais.messages import (
     StaticRecord,
     parse_message,
 )
+from shipchips_core.dataset import paths
+from shipchips_core.dataset.storage import LocalStorage
 
 SOURCE = "aisstream"
 MAX_SPEED_KN = 60.0  # faster than any ship: a jump beyond this is a bad fix

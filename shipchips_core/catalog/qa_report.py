@@ -16,9 +16,9 @@ from html import escape
 
 import pandas as pd
 
-from shipchips_core.dataset import paths
+from shipchips_core.ais.vessels import latest_vessel_facts
 from shipchips_core.catalog import qa_figures
-from shipchips_core.dataset import schemas
+from shipchips_core.dataset import paths, schemas
 
 UNSPECIFIED = "unspecified"
 MAX_VESSEL_ROWS = 500
@@ -140,16 +140,13 @@ def _scenes_section(scenes: pd.DataFrame, chips: pd.DataFrame) -> str:
     return _table(headers, rows)
 
 
-def _last_known(ais: pd.DataFrame, column: str) -> dict:
-    known = ais.dropna(subset=[column]).sort_values(["mmsi", "time_utc"])
-    return known.groupby("mmsi")[column].last().to_dict()
-
-
 def _vessels_section(ais: pd.DataFrame, plan: pd.DataFrame, chips: pd.DataFrame) -> str:
     mmsis = sorted(set(ais["mmsi"]) | set(plan["mmsi"]) | set(chips["mmsi"]))
     if not mmsis:
         return _note("No vessels for this day.")
-    names, types = _last_known(ais, "ship_name"), _last_known(ais, "ship_type")
+    latest = latest_vessel_facts(ais).set_index("mmsi")
+    names = latest["ship_name"].astype(object).where(latest["ship_name"].notna(), None).to_dict()
+    types = latest["ship_type"].to_dict()
     positions, plans = ais.groupby("mmsi").size(), plan.groupby("mmsi").size()
     made = chips[chips["status"].eq("ok")].groupby("mmsi").size()
     rows = [

@@ -17,8 +17,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from shipchips_core.dataset import paths
-from shipchips_core.dataset import schemas
+from shipchips_core.dataset import paths, schemas
 
 _HEADER_LINE = re.compile(r"^--\s*([a-z_]+)\s*:\s*(.*?)\s*$")
 _PARTITIONED = {"daily": True, "none": False}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from shipchips_core.ais.vessels import latest_vessel_facts
 from shipchips_core.dataset.schemas import TILE_INDEX, empty_frame
 
 
@@ -19,11 +20,8 @@ def build_tile_index(chips: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFram
     scene_facts = scenes[["collection", "scene_id", "mgrs_tile", "platform", "cloud_cover"]].rename(
         columns={"cloud_cover": "scene_cloud_cover"}
     )
-    vessels = (
-        ais.sort_values(["mmsi", "time_utc"])
-        .groupby("mmsi")
-        .tail(1)[["mmsi", "ship_name", "ship_type", "length_m", "beam_m"]]
-        .rename(columns={"ship_name": "vessel_name"})
+    vessels = latest_vessel_facts(ais)[["mmsi", "ship_name", "ship_type", "length_m", "beam_m"]].rename(
+        columns={"ship_name": "vessel_name"}
     )
     out = ok.merge(scene_facts, on=["collection", "scene_id"], how="left").merge(vessels, on="mmsi", how="left")
     out["ship_type"] = out["ship_type"].astype("Int64")

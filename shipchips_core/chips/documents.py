@@ -16,8 +16,9 @@ import pandas as pd
 from pyproj import Transformer
 
 from shipchips_core import __version__
-from shipchips_core.chips.reader import BAND_NAMES, WAVELENGTHS_UM, ChipArrays
+from shipchips_core.chips.arrays import ChipArrays
 from shipchips_core.chips.masks import MASK_NAMES
+from shipchips_core.sentinel2.bands import BAND_NAMES, WAVELENGTHS_UM
 
 METADATA_SCHEMA_VERSION = "1.1.0"
 LABEL_SCHEMA_VERSION = "1.1.0"

@@ -13,9 +13,10 @@ import numpy as np
 import rasterio
 from PIL import Image
 
-from shipchips_core.chips.reader import BAND_NAMES, WAVELENGTHS_UM, ChipArrays
+from shipchips_core.chips.arrays import ChipArrays
 from shipchips_core.chips.masks import MASK_NAMES, Masks
 from shipchips_core.dataset.storage import LocalStorage
+from shipchips_core.sentinel2.bands import BAND_NAMES, WAVELENGTHS_UM
 
 
 def write_cog(storage: LocalStorage, rel: str, chip: ChipArrays) -> None:

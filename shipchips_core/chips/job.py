@@ -22,25 +22,24 @@ import numpy as np
 import pandas as pd
 import rasterio
 
-from shipchips_core.chips import documents
-from shipchips_core.dataset import ids
-from shipchips_core.dataset import paths
-from shipchips_core.chips import files as products
-from shipchips_core.chips.reader import BAND_NAMES, GDAL_HTTP_ENV, SceneReader
-from shipchips_core.config import Config
+from shipchips_core.ais.vessels import VESSEL_FIELDS, latest_vessel_facts
+from shipchips_core.chips import documents, files
 from shipchips_core.chips.gating import gate
 from shipchips_core.chips.masks import derive_masks
-from shipchips_core.matching.candidates import MATCH_OK
-from shipchips_core.sentinel2.radiometry import RadiometryRule
-from shipchips_core.dataset.schemas import CHIPS, empty_frame
+from shipchips_core.chips.reader import GDAL_HTTP_ENV, SceneReader
 from shipchips_core.chips.slicing import split_chips
+from shipchips_core.config import Config
+from shipchips_core.dataset import ids, paths
+from shipchips_core.dataset.schemas import CHIPS, empty_frame
 from shipchips_core.dataset.storage import LocalStorage
+from shipchips_core.matching.candidates import MATCH_OK
+from shipchips_core.sentinel2.bands import BAND_NAMES
+from shipchips_core.sentinel2.radiometry import RadiometryRule
 
 log = logging.getLogger(__name__)
 
 GRID_M = 10.0  # the chips' grid: the scene's 10 m bands
 NOT_ATTEMPTED = ("no_position", "outside_footprint")
-VESSEL_FIELDS = ("ship_name", "imo", "call_sign", "ship_type", "dim_a", "dim_b", "dim_c", "dim_d", "length_m", "beam_m", "nav_status")
 
 
 @dataclass(frozen=True)
@@ -70,11 +69,9 @@ class SliceTask:
 
 
 def vessel_facts(ais: pd.DataFrame) -> dict[int, dict]:
-    """Static data per MMSI (the last report of the day carries the latest static join)."""
-    if ais.empty:
-        return {}
-    last = ais.sort_values(["mmsi", "time_utc"]).groupby("mmsi").tail(1)
-    return {int(r["mmsi"]): {k: documents.clean(r[k]) for k in VESSEL_FIELDS} for r in last.to_dict("records")}
+    """The latest facts per MMSI, as the chip documents carry them."""
+    latest = latest_vessel_facts(ais)
+    return {int(r["mmsi"]): {k: documents.clean(r[k]) for k in VESSEL_FIELDS} for r in latest.to_dict("records")}
 
 
 def cut_partition(job: ChipJob, candidates: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame) -> tuple[pd.DataFrame, Counter]:
@@ -230,11 +227,11 @@ def _cut_and_write(job: ChipJob, reader: SceneReader, row: dict, cand: dict, sce
         label_path=paths.label_json(split, mmsi, job.day, tile),
         quicklook_path=paths.chip_quicklook(split, mmsi, job.day, tile) if chips_cfg.quicklook else None,
     )
-    products.write_cog(job.storage, row["tif_path"], chip)
-    products.write_masks(job.storage, row["mask_path"], chip, masks)
+    files.write_cog(job.storage, row["tif_path"], chip)
+    files.write_masks(job.storage, row["mask_path"], chip, masks)
     if row["quicklook_path"]:
-        job.storage.write_bytes(row["quicklook_path"], products.quicklook_jpeg(chip))
-    products.write_json(job.storage, row["label_path"], documents.label_document(tile, chip, cand, vessel))
+        job.storage.write_bytes(row["quicklook_path"], files.quicklook_jpeg(chip))
+    files.write_json(job.storage, row["label_path"], documents.label_document(tile, chip, cand, vessel))
     meta = documents.metadata_document(row, chip, cand, scene, vessel, qa, job.config_digest)
-    products.write_json(job.storage, row["meta_path"], meta)
+    files.write_json(job.storage, row["meta_path"], meta)
     return _finish(row, "ok", None)

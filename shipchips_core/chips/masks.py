@@ -15,10 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SCL_NODATA = 0
-SCL_CLOUD = (3, 8, 9, 10)
-SCL_LAND = (4, 5)
-SCL_WATER = (6,)
+from shipchips_core.sentinel2.bands import SCL_CLOUD, SCL_LAND, SCL_NODATA, SCL_WATER
+
 MASK_NAMES = ("cloud_mask", "land_mask", "water_mask", "valid_mask")
 
 

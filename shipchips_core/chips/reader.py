@@ -13,10 +13,9 @@ decoding where the asset is a tiled TIFF on http(s) or disk (`block_sources.Tiff
 from __future__ import annotations
 
 import contextlib
+import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-
-import math
 
 import numpy as np
 import rasterio
@@ -24,15 +23,13 @@ from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.warp import reproject
 
+from shipchips_core.chips.arrays import ChipArrays
 from shipchips_core.chips.cog import ranges
-from shipchips_core.chips.cog.sources import GdalBlocks, TiffBlocks
 from shipchips_core.chips.cog.block_store import BlockStore, PixelWindow
-from shipchips_core.sentinel2.radiometry import RadiometryRule
+from shipchips_core.chips.cog.sources import GdalBlocks, TiffBlocks
 from shipchips_core.chips.cog.tiff import TiledTiff, UnsupportedTiff
-
-RGBN_ASSETS = ("blue", "green", "red", "nir")
-BAND_NAMES = {"blue": "B02", "green": "B03", "red": "B04", "nir": "B08", "swir16": "B11", "swir22": "B12"}
-WAVELENGTHS_UM = {"blue": 0.49, "green": 0.56, "red": 0.665, "nir": 0.842, "swir16": 1.61, "swir22": 2.19}
+from shipchips_core.sentinel2.bands import RGBN_ASSETS
+from shipchips_core.sentinel2.radiometry import RadiometryRule
 
 BICUBIC_MARGIN_PX = 2  # source pixels the cubic kernel reaches beyond the chip's edge
 BLOCK_PX = 1024  # internal tile size of Earth Search COGs
@@ -53,18 +50,6 @@ GDAL_HTTP_ENV = {
     "GDAL_HTTP_MAX_RETRY": 3,
     "GDAL_HTTP_RETRY_DELAY": 0.5,
 }
-
-
-@dataclass(frozen=True)
-class ChipArrays:
-    reflectance: np.ndarray  # (bands, size, size) float32, NaN where invalid
-    scl: np.ndarray  # (size, size) uint8, SCL_NODATA outside the scene
-    transform: Affine
-    crs: rasterio.crs.CRS
-    ship_row: float  # fractional pixel position of the ship inside the chip
-    ship_col: float
-    edge_padded: bool
-    band_assets: tuple[str, ...]
 
 
 def chip_origin(transform: Affine, x: float, y: float, size: int) -> tuple[int, int, float, float]:

@@ -10,7 +10,7 @@ One module per group of sections (`sections`, `ais`, `stac`, `chips`), the root 
 """
 
 from shipchips_core.config.ais import ARCHIVE_FORMATS, AisConfig, ArchiveSource
-from shipchips_core.config.chips import STACK_ASSETS, ChipsConfig, GatingConfig
+from shipchips_core.config.chips import ChipsConfig, GatingConfig
 from shipchips_core.config.loading import CONFIG_ENV, OVERRIDE_PREFIX, load_config, load_secret
 from shipchips_core.config.root import EXECUTION_ONLY_CHIP_KEYS, Config
 from shipchips_core.config.sections import (
@@ -25,7 +25,7 @@ from shipchips_core.config.validation import ConfigError
 
 __all__ = [
     "ARCHIVE_FORMATS", "CONFIG_ENV", "DEFAULT_COLLECTIONS", "EXECUTION_ONLY_CHIP_KEYS", "OVERRIDE_PREFIX",
-    "STACK_ASSETS", "AisConfig", "ArchiveSource", "AreaOfInterest", "ChipsConfig", "Config", "ConfigError",
+    "AisConfig", "ArchiveSource", "AreaOfInterest", "ChipsConfig", "Config", "ConfigError",
     "GatingConfig", "MatchingConfig", "PartitionsConfig", "PlanConfig", "SplitsConfig", "StacApi", "StacConfig",
     "load_config", "load_secret",
 ]

@@ -6,12 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from shipchips_core.config.validation import ConfigError, positive
+from shipchips_core.sentinel2.bands import STACK_ASSETS
 
-# the Earth Search assets each band stack (`chips.stack`) reads, in band order
-STACK_ASSETS = {
-    "rgbn": ("blue", "green", "red", "nir"),
-    "rgbn_swir": ("blue", "green", "red", "nir", "swir16", "swir22"),
-}
 
 @dataclass(frozen=True)
 class GatingConfig:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import pandas as pd
 import pandera.pandas as pa
 
+from shipchips_core.sentinel2.bands import SCENE_ASSETS
+
 UTC_TS = pd.DatetimeTZDtype("ns", "UTC")
 
 PLAN_STATUSES = ("pending", "matched", "no_scene", "cloudy", "out_of_frame", "expired")
@@ -94,7 +96,6 @@ ACQUISITION_PLAN = pa.DataFrameSchema(
     name="acquisition_plan",
 )
 
-SCENE_ASSETS = ("blue", "green", "red", "nir", "swir16", "swir22", "scl")
 
 S2_SCENE_METADATA = pa.DataFrameSchema(
     {

@@ -17,10 +17,10 @@ from datetime import date, datetime, time, timezone
 import numpy as np
 import pandas as pd
 
-from shipchips_core.dataset import ids
-from shipchips_core.plan import overpass
 from shipchips_core.config import MatchingConfig, PlanConfig
+from shipchips_core.dataset import ids
 from shipchips_core.dataset.schemas import empty_frame
+from shipchips_core.plan import overpass
 
 
 def expected_overpass(day: date, lon: np.ndarray, local_solar_hour: float) -> pd.Series:

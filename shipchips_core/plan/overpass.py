@@ -24,9 +24,9 @@ import pandas as pd
 import shapely
 from shapely.geometry import shape
 
-from shipchips_core.sentinel2 import search as scenes
 from shipchips_core.config import StacConfig
 from shipchips_core.dataset.schemas import OVERPASS_SOURCES
+from shipchips_core.sentinel2 import search
 
 REPEAT_DAYS = 5
 CATALOGUE_HISTORY, SOLAR_TIME = OVERPASS_SOURCES
@@ -41,7 +41,7 @@ def search_history(stac: StacConfig, bbox: tuple[float, float, float, float], da
     their cloud cover (a cloudy granule still says when the satellite passed)."""
     midnight = datetime.combine(day, datetime.min.time(), timezone.utc)
     start, end = midnight - timedelta(days=history_days), midnight - timedelta(milliseconds=1)
-    return history_rows(scenes.search_items(stac, bbox, start, end, cloud_limit=False))
+    return history_rows(search.search_items(stac, bbox, start, end, cloud_limit=False))
 
 
 def relative_orbit(props: dict) -> int:
@@ -58,7 +58,7 @@ def history_rows(items: Iterable[dict]) -> pd.DataFrame:
     rows = []
     for item in items:
         props = item.get("properties") or {}
-        tile, when, geometry = scenes.mgrs_tile(props), props.get("datetime"), item.get("geometry")
+        tile, when, geometry = search.mgrs_tile(props), props.get("datetime"), item.get("geometry")
         if tile and when and geometry:
             rows.append((tile, relative_orbit(props), when, shape(geometry)))
     df = pd.DataFrame(rows, columns=HISTORY_COLUMNS)

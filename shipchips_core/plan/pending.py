@@ -13,8 +13,8 @@ from datetime import date
 import pandas as pd
 
 from shipchips_core.dataset import paths
-from shipchips_core.plan.acquisition import pending_rows
 from shipchips_core.dataset.storage import LocalStorage
+from shipchips_core.plan.acquisition import pending_rows
 
 PLAN_TABLE = "acquisition_plan"
 STATUS_TABLE = "plan_status"

@@ -18,9 +18,10 @@ from pystac_client.stac_api_io import StacApiIO
 from shapely.geometry import shape
 from urllib3.util.retry import Retry
 
+from shipchips_core.config import StacApi, StacConfig
+from shipchips_core.dataset.schemas import S2_SCENE_METADATA, empty_frame
 from shipchips_core.sentinel2 import radiometry
-from shipchips_core.config import STACK_ASSETS, StacApi, StacConfig
-from shipchips_core.dataset.schemas import S2_SCENE_METADATA, SCENE_ASSETS, empty_frame
+from shipchips_core.sentinel2.bands import SCENE_ASSETS, STACK_ASSETS
 
 # set by `search_items` on each item (a GeoJSON foreign member): the API it was found on
 API_FIELD = "shipchips:stac_api"

@@ -15,10 +15,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from shipchips_core.dataset import schemas
 from shipchips_core.ais import archives
 from shipchips_core.ais.clean import DROP_REASONS
 from shipchips_core.config import ConfigError, load_config
+from shipchips_core.dataset import schemas
 from shipchips_core.dataset.storage import LocalStorage
 
 DAY = date(2022, 6, 20)

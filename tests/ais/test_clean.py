@@ -10,15 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shipchips_core.dataset import schemas
 from shipchips_core.ais import clean
 from shipchips_core.ais.clean import COLUMNS, DROP_REASONS, build_ais_snapshots
 from shipchips_core.ais.stream import CollectorSettings, run_collector
 from shipchips_core.config import AreaOfInterest
+from shipchips_core.dataset import schemas
 from shipchips_core.dataset.storage import LocalStorage
 from shipchips_twin.ais_server import AisStreamTwin
-from shipchips_twin.world import World
-from shipchips_twin.world import WorldSpec
+from shipchips_twin.world import World, WorldSpec
 
 DAY = date(2026, 6, 15)
 T0 = datetime(2026, 6, 15, 10, 0, tzinfo=timezone.utc)

@@ -16,8 +16,7 @@ from shipchips_core.ais.messages import (
     parse_time_utc,
 )
 from shipchips_twin.ais_feed import iter_messages
-from shipchips_twin.world import World
-from shipchips_twin.world import WorldSpec
+from shipchips_twin.world import World, WorldSpec
 
 # the shape of a real aisstream class A report (SPEC-NOTES §2)
 REAL_A = {

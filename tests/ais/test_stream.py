@@ -21,8 +21,7 @@ from shipchips_core.ais.stream import (
 )
 from shipchips_core.config import AreaOfInterest, Config, ConfigError, load_config
 from shipchips_core.dataset.storage import LocalStorage
-from shipchips_twin.ais_feed import MESSAGE_TYPES
-from shipchips_twin.ais_feed import iter_messages
+from shipchips_twin.ais_feed import MESSAGE_TYPES, iter_messages
 from shipchips_twin.ais_server import AisStreamTwin
 
 START = datetime(2026, 6, 15, 10, 0, tzinfo=timezone.utc)

@@ -16,9 +16,9 @@ from rasterio.windows import Window
 
 from shipchips_core.chips.cog import ranges
 from shipchips_core.chips.cog.sources import GdalBlocks, TiffBlocks, merge_spans
+from shipchips_core.chips.cog.tiff import TiledTiff, UnsupportedTiff
 from shipchips_core.chips.reader import GDAL_HTTP_ENV, SceneReader
 from shipchips_core.sentinel2.radiometry import DN_DIV_10000
-from shipchips_core.chips.cog.tiff import TiledTiff, UnsupportedTiff
 
 SIZE, BLOCK = 600, 256  # 3 × 3 blocks, the last row and column partial
 

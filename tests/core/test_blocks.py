@@ -10,8 +10,8 @@ import rasterio
 from affine import Affine
 
 from shipchips_core.chips.cog import ranges
-from shipchips_core.chips.cog.sources import GdalBlocks, TiffBlocks
 from shipchips_core.chips.cog.block_store import BlockStore
+from shipchips_core.chips.cog.sources import GdalBlocks, TiffBlocks
 from shipchips_core.chips.cog.tiff import TiledTiff
 
 SIZE, BLOCK = 600, 256

@@ -5,8 +5,8 @@ import pytest
 import rasterio
 from affine import Affine
 
-from shipchips_core.chips.reader import SceneReader, chip_origin
 from shipchips_core.chips.masks import derive_masks
+from shipchips_core.chips.reader import SceneReader, chip_origin
 from shipchips_core.sentinel2.radiometry import DN_DIV_10000, DN_MINUS_1000
 
 ORIGIN_X, ORIGIN_Y = 500_000.0, 5_800_000.0

@@ -18,8 +18,8 @@ from rasterio.windows import Window
 
 from shipchips_core.chips.job import ChipJob, cut_partition
 from shipchips_core.config import Config
-from shipchips_core.sentinel2.search import scene_rows
 from shipchips_core.dataset.storage import LocalStorage
+from shipchips_core.sentinel2.search import scene_rows
 
 DAY = date(2026, 6, 15)
 

@@ -9,11 +9,12 @@ from affine import Affine
 from PIL import Image
 from rasterio.crs import CRS
 
-from shipchips_core.chips.reader import RGBN_ASSETS, ChipArrays
-from shipchips_core.config import MatchingConfig
-from shipchips_core.matching.candidates import match_candidates
+from shipchips_core.chips.arrays import ChipArrays
 from shipchips_core.chips.documents import oriented_box
 from shipchips_core.chips.files import quicklook_jpeg
+from shipchips_core.config import MatchingConfig
+from shipchips_core.matching.candidates import match_candidates
+from shipchips_core.sentinel2.bands import RGBN_ASSETS
 
 T = pd.Timestamp("2026-06-15T10:14:25Z")
 FOOTPRINT = "POLYGON ((3.5 52.0, 4.0 52.0, 4.0 52.3, 3.5 52.3, 3.5 52.0))"

@@ -9,14 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shipchips_core.plan import overpass
-from shipchips_core.dataset import schemas
 from shipchips_core.config import MatchingConfig, PlanConfig, StacConfig
+from shipchips_core.dataset import schemas
+from shipchips_core.plan import overpass
 from shipchips_core.plan.acquisition import build_acquisition_plan, expected_overpass
 from shipchips_twin.scenes import generate_catalog
 from shipchips_twin.stac_server import StacApiTwin
-from shipchips_twin.world import World
-from shipchips_twin.world import WorldSpec
+from shipchips_twin.world import World, WorldSpec
 
 DAY = date(2026, 6, 15)
 

@@ -3,8 +3,8 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from shipchips_core.dataset import schemas
 from shipchips_core.config import MatchingConfig, PlanConfig
+from shipchips_core.dataset import schemas
 from shipchips_core.plan.acquisition import build_acquisition_plan, expected_overpass, resolve_plan, search_window
 
 DAY = date(2026, 6, 15)
@@ -94,8 +94,8 @@ def test_plan_status_life_cycle_after_chipping():
 
 def test_pending_csv_lists_unresolved_days_only(tmp_path):
     from shipchips_core.dataset import paths
-    from shipchips_core.plan.pending import write_pending_csv
     from shipchips_core.dataset.storage import LocalStorage
+    from shipchips_core.plan.pending import write_pending_csv
 
     storage = LocalStorage(tmp_path)
     plan, cand, chips = _resolve_case()

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from shipchips_core.dataset import schemas
 from shipchips_core.catalog.qa_report import build_qa_report
+from shipchips_core.dataset import schemas
 from shipchips_core.dataset.storage import LocalStorage
 
 DAY = date(2024, 5, 1)

@@ -6,9 +6,10 @@ from datetime import datetime, timezone
 import pandas as pd
 import pytest
 
+from shipchips_core.config import StacApi, StacConfig
 from shipchips_core.dataset import schemas
-from shipchips_core.config import STACK_ASSETS, StacApi, StacConfig
 from shipchips_core.matching.candidates import candidate_pairs, distinct_acquisitions
+from shipchips_core.sentinel2.bands import STACK_ASSETS
 from shipchips_core.sentinel2.search import scene_rows, search_items
 from shipchips_twin.stac_faults import StacFaults
 from shipchips_twin.stac_server import StacApiTwin

@@ -8,9 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from shipchips_core.dataset import paths
-from shipchips_core.dataset import schemas
 from shipchips_core.catalog.sql_models import SqlModelError, load_models, parse_model, run_model
+from shipchips_core.dataset import paths, schemas
 from shipchips_core.dataset.storage import LocalStorage
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql"

@@ -13,10 +13,8 @@ import yaml
 from shipchips_core.ais.stream import run_collector, settings_from_config
 from shipchips_core.config import Config, load_config
 from shipchips_core.dataset.storage import LocalStorage
-from shipchips_twin.session import TWIN_API_KEY
-from shipchips_twin.session import running_twin
-from shipchips_twin.world import SAMPLE_DAY
-from shipchips_twin.world import World
+from shipchips_twin.session import TWIN_API_KEY, running_twin
+from shipchips_twin.world import SAMPLE_DAY, World
 
 
 @dataclass

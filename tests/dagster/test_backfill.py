@@ -10,19 +10,17 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from shipchips_core.dataset import paths
 from shipchips_core.ais.stream import run_collector, settings_from_config
 from shipchips_core.config import load_config
+from shipchips_core.dataset import paths
 from shipchips_core.dataset.storage import LocalStorage
-from shipchips_twin.ais_server import AisStreamTwin
-from shipchips_twin.scenes import generate_catalog
-from shipchips_twin.session import TWIN_API_KEY
-from shipchips_twin.session import replay_window
-from shipchips_twin.stac_server import StacApiTwin
-from shipchips_twin.world import World
-from shipchips_twin.world import WorldSpec
 from shipchips_dagster.backfill import WHOLE_GRAPH, backfill, main
 from shipchips_dagster.definitions import build_definitions
+from shipchips_twin.ais_server import AisStreamTwin
+from shipchips_twin.scenes import generate_catalog
+from shipchips_twin.session import TWIN_API_KEY, replay_window
+from shipchips_twin.stac_server import StacApiTwin
+from shipchips_twin.world import World, WorldSpec
 
 DAY1 = date(2026, 6, 15)
 # two consecutive days over 1024-px granules holding the anchorage and a lane: both days have ships

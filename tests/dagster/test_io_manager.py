@@ -6,8 +6,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from shipchips_core.dataset import paths
-from shipchips_core.dataset import schemas
+from shipchips_core.dataset import paths, schemas
 from shipchips_dagster.io_managers import ParquetTableIOManager
 from shipchips_dagster.partitions import DAILY
 from shipchips_dagster.resources import ShipchipsResource

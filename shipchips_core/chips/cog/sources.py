@@ -16,8 +16,8 @@ from concurrent.futures import Executor, Future
 import numpy as np
 from rasterio.windows import Window
 
-from shipchips_core.chips.cog.tiff import Block, TiledTiff
 from shipchips_core.chips.cog.ranges import Ranges
+from shipchips_core.chips.cog.tiff import Block, TiledTiff
 
 Run = tuple[int, int, int]  # (block row, first block column, last block column)
 
