@@ -39,9 +39,14 @@ def replay_window(day: date, start_hour: float = 9.5, hours: float = 1.5) -> tup
 
 
 @contextlib.contextmanager
-def running_twin(world: World, catalog_dir: Path, day: date, *, speedup: float | None = None) -> Iterator[TwinEndpoints]:
+def running_twin(
+    world: World, catalog_dir: Path, day: date, *, speedup: float | None = None, close_when_done: bool = True
+) -> Iterator[TwinEndpoints]:
     """Generate (or reuse) the twin catalogue, start both servers, stop them on exit."""
     generate_catalog(world, catalog_dir)
     start, end = replay_window(day)
-    with StacApiTwin(catalog_dir) as stac, AisStreamTwin(world, start, end, api_key=TWIN_API_KEY, speedup=speedup) as ais:
+    ais_twin = AisStreamTwin(
+        world, start, end, api_key=TWIN_API_KEY, speedup=speedup, close_when_done=close_when_done
+    )
+    with StacApiTwin(catalog_dir) as stac, ais_twin as ais:
         yield TwinEndpoints(stac_url=stac.url, ais_url=ais.url, ais_start=start, ais_end=end)

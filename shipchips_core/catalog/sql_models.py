@@ -75,8 +75,16 @@ def parse_model(path: str | Path) -> SqlModel:
     return SqlModel(header["model"], header["description"], partitioned, sql, path)
 
 
-def load_models(directory: str | Path) -> list[SqlModel]:
-    """Every `*.sql` model in `directory`, sorted by name."""
+def default_models_dir() -> Path:
+    """The shipped models: the top-level `dbt_like_sql` package (installed beside the core)."""
+    import dbt_like_sql
+
+    return dbt_like_sql.MODELS_DIR
+
+
+def load_models(directory: str | Path | None = None) -> list[SqlModel]:
+    """Every `*.sql` model in `directory` (default: the shipped models), sorted by name."""
+    directory = default_models_dir() if directory is None else directory
     paths = sorted(Path(directory).glob("*.sql"))
     if not paths:
         raise SqlModelError(f"{directory}: no .sql model files")

@@ -39,6 +39,16 @@ class Config:
         if not self.areas:
             raise ConfigError("areas must hold at least one area of interest")
 
+    @property
+    def areas_bbox(self) -> tuple[float, float, float, float]:
+        """[min_lon, min_lat, max_lon, max_lat] around every area of interest (what the STAC searches cover)."""
+        return (
+            min(a.bbox[0] for a in self.areas),
+            min(a.bbox[1] for a in self.areas),
+            max(a.bbox[2] for a in self.areas),
+            max(a.bbox[3] for a in self.areas),
+        )
+
     def digest(self) -> str:
         """A short hash of the settings that shape the products, recorded as provenance in every
         chip. Where they are stored, how many processes make them and how the collector reconnects

@@ -167,6 +167,46 @@ _CHIP_COLUMNS = {
 }
 
 
+# how a candidate's position was found (matching/tracks.py), and what matching decided
+INTERP_METHODS = ("linear", "dead_reckoning_forward", "dead_reckoning_backward", "none")
+MATCH_STATUSES = ("ok", "outside_footprint", "uncertainty_too_high", "no_position")
+
+CHIP_CANDIDATES = pa.DataFrameSchema(
+    {
+        "plan_id": _col(str, pa.Check.str_length(16, 16)),
+        "mmsi": _MMSI,
+        "scene_id": _col(str),
+        "collection": _col(str),
+        "acq_time": _col(UTC_TS),
+        "epsg": _col("int64"),
+        "footprint_wkt": _col(str),
+        # the ship at the scene's sensing time; NaN (and method "none") where no fix was close enough
+        "lon": _lon(nullable=True),
+        "lat": _lat(nullable=True),
+        "method": _col(str, pa.Check.isin(INTERP_METHODS)),
+        "gap_before_s": _col("float64", pa.Check.ge(0), nullable=True),
+        "gap_after_s": _col("float64", pa.Check.ge(0), nullable=True),
+        "uncertainty_m": _col("float64", pa.Check.ge(0)),  # inf without a position
+        "sog_kn": _col("float64", nullable=True),
+        "cog_deg": _col("float64", nullable=True),
+        "heading_deg": _col("float64", nullable=True),
+        "fix_before_lon": _lon(nullable=True),
+        "fix_before_lat": _lat(nullable=True),
+        "fix_after_lon": _lon(nullable=True),
+        "fix_after_lat": _lat(nullable=True),
+        "fix_before_time": _col(UTC_TS, nullable=True),
+        "fix_after_time": _col(UTC_TS, nullable=True),
+        "x_utm": _col("float64", nullable=True),
+        "y_utm": _col("float64", nullable=True),
+        "match_status": _col(str, pa.Check.isin(MATCH_STATUSES)),
+    },
+    strict=True,
+    ordered=True,
+    unique=["mmsi", "collection", "scene_id"],
+    name="chip_candidates",
+)
+
+
 def _ok_rows_have_files(df: pd.DataFrame) -> pd.Series:
     has_files = df["tif_path"].notna() & df["meta_path"].notna() & df["label_path"].notna() & df["mask_path"].notna()
     return (df["status"] != "ok") | has_files
@@ -226,7 +266,8 @@ QA_SUMMARY = pa.DataFrameSchema(
 )
 
 SCHEMAS: dict[str, pa.DataFrameSchema] = {
-    s.name: s for s in (AIS_SNAPSHOTS, ACQUISITION_PLAN, S2_SCENE_METADATA, CHIPS, TILE_INDEX, QA_SUMMARY)
+    s.name: s
+    for s in (AIS_SNAPSHOTS, ACQUISITION_PLAN, S2_SCENE_METADATA, CHIP_CANDIDATES, CHIPS, TILE_INDEX, QA_SUMMARY)
 }
 
 

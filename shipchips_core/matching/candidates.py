@@ -13,6 +13,7 @@ import shapely
 from pyproj import Transformer
 
 from shipchips_core.config import MatchingConfig
+from shipchips_core.dataset.schemas import empty_frame
 from shipchips_core.matching.tracks import METHOD_NONE, interpolate_positions
 
 MATCH_OK = "ok"
@@ -60,6 +61,8 @@ def match_candidates(
         x, y = to_utm.transform(out.loc[idx, "lon"].to_numpy(), out.loc[idx, "lat"].to_numpy())
         out.loc[idx, "x_utm"], out.loc[idx, "y_utm"] = x, y
     out["match_status"] = _status(out, cfg)
+    if out.empty:
+        return empty_frame("chip_candidates")
     return out.sort_values(["scene_id", "mmsi"], kind="stable").reset_index(drop=True)
 
 

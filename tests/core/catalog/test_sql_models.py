@@ -12,7 +12,7 @@ from shipchips_core.catalog.sql_models import SqlModelError, load_models, parse_
 from shipchips_core.dataset import paths, schemas
 from shipchips_core.dataset.storage import LocalStorage
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql"
+MODELS_DIR = Path(__file__).resolve().parents[3] / "dbt_like_sql"
 DAY1, DAY2 = date(2024, 5, 1), date(2024, 5, 2)
 
 

@@ -1,4 +1,4 @@
-"""The matured-day sensor and the daily AIS schedule, evaluated against a real (ephemeral) instance."""
+"""The matured-day sensor, evaluated against a real (ephemeral) instance."""
 
 from datetime import date, datetime, timedelta, timezone
 
@@ -7,8 +7,8 @@ import pytest
 
 from shipchips_core.plan.acquisition import matured_days
 from shipchips_dagster.definitions import defs
-from shipchips_dagster.resources import ShipchipsResource
-from shipchips_dagster.sensors import matured_days_sensor
+from shipchips_dagster.defs.chips.automation import matured_days_sensor
+from shipchips_dagster.lib.resource import ShipchipsResource
 
 TODAY = datetime.now(timezone.utc).date()
 
@@ -60,10 +60,3 @@ def test_lag_zero_requests_today_too(instance, tmp_path):
     assert [r.partition_key for r in _requests(instance, tmp_path, lag_days=0)] == [TODAY.isoformat()]
 
 
-def test_daily_ais_schedule_targets_yesterdays_partition():
-    schedule = defs.get_schedule_def("ais_daily_schedule")
-    assert schedule.cron_schedule == "0 1 * * *"
-    when = datetime(2026, 6, 16, 1, 0, tzinfo=timezone.utc)
-    with dg.build_schedule_context(scheduled_execution_time=when) as context:
-        (request,) = schedule.evaluate_tick(context).run_requests
-    assert request.partition_key == "2026-06-15"

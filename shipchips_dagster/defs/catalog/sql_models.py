@@ -1,25 +1,21 @@
 """Each SQL model in `dbt_like_sql/` becomes an asset downstream of the tile index."""
 
 
-from pathlib import Path
-
 import dagster as dg
 import pandas as pd
 
 from shipchips_core.catalog.sql_models import SqlModel, load_models, run_model
 
-from .assets import TABLE_IO, tile_index
-from .io_managers import DATASET_KEY, SCHEMA_KEY
-from .partitions import DAILY
-from .resources import ShipchipsResource
-
-MODELS_DIR = Path(__file__).resolve().parent.parent / "dbt_like_sql"
+from shipchips_dagster.lib.partitions import DAILY
+from shipchips_dagster.lib.resource import ShipchipsResource
+from shipchips_dagster.lib.table_asset import TABLE_IO
+from shipchips_dagster.lib.table_io import DATASET_KEY, SCHEMA_KEY
 
 
 def _model_asset(model: SqlModel) -> dg.AssetsDefinition:
     @dg.asset(
         name=model.name,
-        deps=[tile_index],
+        deps=["tile_index"],
         partitions_def=DAILY if model.partitioned else None,
         io_manager_key=TABLE_IO,
         group_name="sql_models",
@@ -34,4 +30,4 @@ def _model_asset(model: SqlModel) -> dg.AssetsDefinition:
     return _asset
 
 
-SQL_MODEL_ASSETS = [_model_asset(m) for m in load_models(MODELS_DIR)]
+SQL_MODEL_ASSETS = [_model_asset(m) for m in load_models()]

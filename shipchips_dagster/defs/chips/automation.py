@@ -11,8 +11,17 @@ import dagster as dg
 
 from shipchips_core.plan.acquisition import matured_days
 
-from .jobs import DOWNSTREAM_JOB
-from .resources import ShipchipsResource
+from shipchips_core.catalog.sql_models import load_models
+from shipchips_dagster.lib.partitions import DAILY
+from shipchips_dagster.lib.resource import ShipchipsResource
+
+# every daily-partitioned asset after the AIS snapshot (the whole-index SQL models run on their own)
+DOWNSTREAM_JOB = dg.define_asset_job(
+    "downstream_daily",
+    selection=dg.AssetSelection.assets("ais_snapshots").downstream(include_self=False)
+    - dg.AssetSelection.assets(*(m.name for m in load_models() if not m.partitioned)),
+    partitions_def=DAILY,
+)
 
 
 def _materialized_days(instance: dg.DagsterInstance, asset: str) -> set[date]:

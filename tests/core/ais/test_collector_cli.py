@@ -22,7 +22,7 @@ from shipchips_twin.ais_server import AisStreamTwin
 START = datetime(2026, 6, 15, 10, 0, tzinfo=timezone.utc)
 END = START + timedelta(minutes=20)
 KEY = "cli-secret-key-0815"
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ import pandas as pd
 
 from shipchips_core.dataset import paths, schemas
 
-from .resources import ShipchipsResource
+from shipchips_dagster.lib.resource import ShipchipsResource
 
 DATASET_KEY = "shipchips/dataset"
 SCHEMA_KEY = "shipchips/schema"

@@ -1,20 +1,12 @@
-"""Matching candidates to scenes, and the chip's label geometry and quicklook."""
+"""Matching candidates to scenes: position in the scene CRS, status, one match per acquisition."""
 
-import io
 
 import numpy as np
 import pandas as pd
 import pytest
-from affine import Affine
-from PIL import Image
-from rasterio.crs import CRS
 
-from shipchips_core.chips.arrays import ChipArrays
-from shipchips_core.chips.documents import oriented_box
-from shipchips_core.chips.files import quicklook_jpeg
 from shipchips_core.config import MatchingConfig
 from shipchips_core.matching.candidates import match_candidates
-from shipchips_core.sentinel2.bands import RGBN_ASSETS
 
 T = pd.Timestamp("2026-06-15T10:14:25Z")
 FOOTPRINT = "POLYGON ((3.5 52.0, 4.0 52.0, 4.0 52.3, 3.5 52.3, 3.5 52.0))"
@@ -56,30 +48,6 @@ def test_scene_outside_the_plan_window_is_not_a_candidate():
     plan = _plan([244000001]).assign(window_end=T - pd.Timedelta(minutes=1))
     ais = pd.DataFrame([_fix(244000001, -5, 3.8, 52.1)])
     assert match_candidates(plan, _scenes(), ais, MatchingConfig()).empty
-
-
-def test_oriented_box_follows_heading_and_antenna_offsets():
-    dims = {"dim_a": 80, "dim_b": 20, "dim_c": 10, "dim_d": 10}
-    box = oriented_box(128.0, 128.0, 90.0, dims, gsd=10.0)  # heading east
-    cols = [c for c, _ in box]
-    rows = [r for _, r in box]
-    assert max(cols) == pytest.approx(136.0) and min(cols) == pytest.approx(126.0)  # bow 8 px east, stern 2 px west
-    assert max(rows) == pytest.approx(129.0) and min(rows) == pytest.approx(127.0)  # beam 2 px
-    assert oriented_box(128.0, 128.0, None, dims, 10.0) is None
-    assert oriented_box(128.0, 128.0, 90.0, {**dims, "dim_a": None}, 10.0) is None
-
-
-def test_quicklook_is_rgb_stretched_and_black_on_nodata():
-    refl = np.full((4, 64, 64), 0.05, dtype="float32")
-    refl[2, :, :32] = 0.2  # red left half
-    refl[:, 48:, 48:] = np.nan  # a nodata corner
-    chip = ChipArrays(refl, np.full((64, 64), 6, "uint8"), Affine(10, 0, 0, 0, -10, 0), CRS.from_epsg(32631),
-                      32.0, 32.0, False, RGBN_ASSETS)
-    img = np.asarray(Image.open(io.BytesIO(quicklook_jpeg(chip)))).astype(int)
-    assert img.shape == (64, 64, 3)
-    assert img[10, 10, 0] > 200 and img[10, 40, 0] < 60  # red channel: bright left, dark right
-    assert img[56, 56].max() < 40
-    assert quicklook_jpeg(chip) == quicklook_jpeg(chip)
 
 
 def test_the_same_acquisition_in_two_collections_is_matched_once():

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from shipchips_core.dataset import paths, schemas
-from shipchips_dagster.io_managers import ParquetTableIOManager
-from shipchips_dagster.partitions import DAILY
-from shipchips_dagster.resources import ShipchipsResource
+from shipchips_dagster.lib.partitions import DAILY
+from shipchips_dagster.lib.resource import ShipchipsResource
+from shipchips_dagster.lib.table_io import ParquetTableIOManager
 
 
 def ais_rows(n=3, mmsi=244123456):
