@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 from shipchips_core.config import ConfigError, load_config, load_secret
 
+
 def _utc(text: str) -> datetime:
     when = datetime.fromisoformat(text)
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)

@@ -16,8 +16,6 @@ import threading
 from pathlib import Path
 from typing import IO, Iterator
 
-from shipchips_core.dataset import paths
-
 
 class LocalStorage:
     """A dataset root on the local filesystem."""

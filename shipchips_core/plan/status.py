@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-
 # chip outcomes that say the ship was outside the usable image, or under cloud
 OUT_OF_FRAME = {"outside_footprint", "too_much_nodata", "nodata_at_centre"}
 CLOUDY = {"too_cloudy", "cloud_at_centre"}

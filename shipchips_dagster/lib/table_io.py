@@ -21,7 +21,6 @@ import duckdb
 import pandas as pd
 
 from shipchips_core.dataset import paths, schemas
-
 from shipchips_dagster.lib.resource import ShipchipsResource
 
 DATASET_KEY = "shipchips/dataset"

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 from datetime import date, timedelta
 
 import dagster as dg
 import pandas as pd
 import pytest
+import yaml
 
 from shipchips_core.ais.stream import run_collector, settings_from_config
-from shipchips_core.config import load_config
+from shipchips_core.config import CONFIG_ENV, load_config
 from shipchips_core.dataset import paths
 from shipchips_core.dataset.storage import LocalStorage
 from shipchips_dagster.backfill import WHOLE_GRAPH, backfill, main
@@ -30,6 +34,7 @@ TWO_DAYS = WorldSpec(days=(DAY1, DAY1 + timedelta(days=1)), granule_px=1024, n_l
 
 def test_a_failing_day_is_reported_and_the_other_days_still_run(monkeypatch, tmp_path, shipped_config, capsys):
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv(CONFIG_ENV, str(shipped_config))  # main() points it at --config: restored after the test
     monkeypatch.setenv("SHIPCHIPS__DATASET_ROOT", str(tmp_path / "root"))
     monkeypatch.setenv("SHIPCHIPS__STAC__URL", "http://127.0.0.1:9")  # days without AIS never search
     # 2024-01-02 is read from an archive file that does not exist
@@ -72,3 +77,24 @@ def test_two_day_backfill_on_the_twin_fills_both_partitions(monkeypatch, tmp_pat
         # both collections found, each acquisition chipped from Collection 1 (listed first)
         assert set(scenes.collection) == {"sentinel-2-c1-l2a", "sentinel-2-l2a"} and set(scenes.stac_api) == {stac_url}
         assert set(tiles.collection) == {"sentinel-2-c1-l2a"}
+
+
+@pytest.mark.slow
+def test_backfill_takes_its_days_from_the_config_it_is_given(tmp_path, shipped_config):
+    """--config X is the one source of the resource and the partitions: days before the shipped
+    config's start date but within X's are accepted."""
+    data = yaml.safe_load(shipped_config.read_text())
+    data["partitions"]["start_date"] = "2023-03-01"
+    data["dataset_root"] = str(tmp_path / "root")
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(data))
+    env = {k: v for k, v in os.environ.items() if k != CONFIG_ENV and k != "DAGSTER_HOME"}
+    env["SHIPCHIPS__STAC__URL"] = "http://127.0.0.1:9"  # days without AIS never search
+    out = subprocess.run([sys.executable, "-m", "shipchips_dagster.backfill", "--config", str(config),
+                          "--start", "2023-03-01", "--end", "2023-03-02"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert [(o["partition"], o["success"]) for o in lines[:-1]] == [("2023-03-01", True), ("2023-03-02", True), (WHOLE_GRAPH, True)]
+    plans = tmp_path / "root" / paths.table_dataset("acquisition_plan")
+    assert sorted(p.name for p in plans.iterdir()) == ["date=2023-03-01", "date=2023-03-02"]

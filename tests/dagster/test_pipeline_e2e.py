@@ -106,3 +106,22 @@ def test_plan_status_says_what_became_of_every_planned_vessel(pipeline_run):
     assert matched == set(tiles.mmsi)
     assert not (status.status == "pending").any()
     assert pipeline_run.storage.read_bytes("plan/pending.csv").decode().count("\n") == 1  # header only: day resolved
+
+
+def test_candidates_are_a_table_with_every_pair_and_its_reason(pipeline_run):
+    candidates = _table(pipeline_run, paths.table_dataset("chip_candidates"))
+    chips = _table(pipeline_run, paths.table_dataset("chips"))
+    attempted = candidates[candidates.match_status == "ok"]
+    # every ok candidate became a chip attempt; the others are rows with their reason, not only a count
+    assert sorted(attempted.mmsi) == sorted(chips.mmsi)
+    outside = candidates[candidates.match_status == "outside_footprint"]
+    assert len(outside) > 0 and not set(zip(outside.mmsi, outside.scene_id)) & set(zip(chips.mmsi, chips.scene_id))
+
+
+def test_qa_report_counts_the_plan_outcomes_of_plan_status(pipeline_run):
+    status = _table(pipeline_run, paths.table_dataset("plan_status"))
+    html = pipeline_run.storage.read_bytes(f"QA/reports/{SAMPLE_DAY.isoformat()}.html").decode()
+    matched = int((status.status == "matched").sum())
+    assert matched > 0
+    assert f'<td>Plan rows: matched</td><td class="num">{matched}</td>' in html
+    assert '<td>Plan rows: pending</td><td class="num">0</td>' in html

@@ -5,7 +5,6 @@ import dagster as dg
 import pandas as pd
 
 from shipchips_core.catalog.sql_models import SqlModel, load_models, run_model
-
 from shipchips_dagster.lib.partitions import DAILY
 from shipchips_dagster.lib.resource import ShipchipsResource
 from shipchips_dagster.lib.table_asset import TABLE_IO

@@ -9,9 +9,8 @@ from datetime import date, datetime, timezone
 
 import dagster as dg
 
-from shipchips_core.plan.acquisition import matured_days
-
 from shipchips_core.catalog.sql_models import load_models
+from shipchips_core.plan.acquisition import matured_days
 from shipchips_dagster.lib.partitions import DAILY
 from shipchips_dagster.lib.resource import ShipchipsResource
 
