@@ -150,4 +150,4 @@ def open_storage(root: str) -> LocalStorage:
     return LocalStorage(root)
 
 
-__all__ = ["LocalStorage", "open_storage", "layout"]
+__all__ = ["LocalStorage", "open_storage"]

@@ -123,5 +123,5 @@ def test_qa_report_counts_the_plan_outcomes_of_plan_status(pipeline_run):
     html = pipeline_run.storage.read_bytes(f"QA/reports/{SAMPLE_DAY.isoformat()}.html").decode()
     matched = int((status.status == "matched").sum())
     assert matched > 0
-    assert f'<td>Plan rows: matched</td><td class="num">{matched}</td>' in html
-    assert '<td>Plan rows: pending</td><td class="num">0</td>' in html
+    assert f'<th>Plan rows: matched</th><td class="num">{matched}</td>' in html
+    assert '<th>Plan rows: pending</th><td class="num">0</td>' in html
