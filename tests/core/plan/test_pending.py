@@ -4,6 +4,8 @@ from datetime import date
 
 from shipchips_core.plan.status import resolve_plan
 
+DAY = date(2026, 6, 15)
+
 
 def test_pending_csv_lists_unresolved_days_only(resolve_case, tmp_path):
     from shipchips_core.dataset import paths
