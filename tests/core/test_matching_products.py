@@ -47,7 +47,12 @@ def test_candidates_get_a_position_in_the_scene_crs_and_a_status():
     assert status == {244000001: "ok", 244000002: "outside_footprint", 244000003: "no_position",
                       244000004: "uncertainty_too_high"}
     ok = out[out.mmsi == 244000001].iloc[0]
-    assert ok.lon == pytest.approx(3.8001)
+    # no grid origin: the footprint's centre (52.15°N) stands for the granule's; the ship, 5.5 km
+    # south of it on a descending (southward) pass, was imaged ~0.8 s after `datetime`
+    assert 0.6 < ok.sensing_offset_s < 1.0
+    assert ok.sensing_time == T + pd.Timedelta(seconds=ok.sensing_offset_s)
+    assert ok.lon == pytest.approx(3.8 + 0.0002 * (5 + ok.sensing_offset_s) / 10, abs=1e-7)  # ms clock
+    assert ok.reference_band == "B02"
     assert 400_000 < ok.x_utm < 700_000 and 5_700_000 < ok.y_utm < 5_900_000
 
 
