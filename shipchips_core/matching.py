@@ -68,6 +68,7 @@ def match_candidates(
     out["sensing_offset_s"] = (sensing - pairs["acq_time"]).dt.total_seconds()
     out["sensing_time"] = sensing
     out["timing_error_s"] = _timing_error_s(out, timing)
+    out["track_speed_m_s"] = out["scene_id"].map({k: t.track.speed_m_s for k, t in timing.items()}).astype("float64")
     out["uncertainty_m"] = out["uncertainty_m"] + _speed_m_s(out) * out["timing_error_s"]
     out["match_status"] = _status(out, cfg)
     return out.sort_values(["scene_id", "mmsi"], kind="stable").reset_index(drop=True)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 from pyproj import Transformer
@@ -81,6 +81,15 @@ def descending_track(lat_deg: float) -> tuple[float, float]:
     return math.degrees(math.atan2(v_east, v_north)) % 360.0, math.hypot(v_east, v_north)
 
 
+def band_offset_s(band: str, parity: int, ground_speed_m_s: float) -> float:
+    """Seconds after the row time (the parity mean) at which `band` sees a row: `parity` +1 for odd
+    detectors, -1 for even ones, 0 when unknown (the mean of both)."""
+    if band not in BAND_DELAY_S:
+        raise ValueError(f"no published MSI delay for band {band!r}; known: {sorted(BAND_DELAY_S)}")
+    half_stagger = ODD_EVEN_PARALLAX_B02 * ALTITUDE_M / ground_speed_m_s / 2
+    return parity * (half_stagger + BAND_DELAY_S[band])
+
+
 def tile_centre(grid_origin_x: float, grid_origin_y: float) -> tuple[float, float]:
     """Centre of a Sentinel-2 tile from its grid's top-left corner (`proj:transform`): every tile
     is 109.8 km square, so this holds whatever part of the tile an item's rasters cover."""
@@ -122,10 +131,7 @@ class SceneTiming:
         return self.along_track_m(x, y) / self.track.speed_m_s
 
     def band_offset_s(self, band: str, parity: int) -> float:
-        """Seconds after the row time at which `band` sees the row: `parity` +1 for odd detectors,
-        -1 for even ones, 0 when unknown (the mean of both)."""
-        half_stagger = ODD_EVEN_PARALLAX_B02 * ALTITUDE_M / self.track.speed_m_s / 2
-        return parity * (half_stagger + BAND_DELAY_S[band])
+        return band_offset_s(band, parity, self.track.speed_m_s)
 
     def band_ambiguity_s(self, band: str) -> float:
         """How far either detector parity lies from the parity mean, for `band`."""
@@ -143,5 +149,3 @@ class SceneTiming:
         base = np.datetime64(self.datetime.replace(tzinfo=None), "ns")
         return base + np.round(np.asarray(offset) * 1e9).astype("timedelta64[ns]")
 
-    def offset(self, seconds: float) -> datetime:
-        return self.datetime + timedelta(seconds=float(seconds))
