@@ -6,8 +6,12 @@ folder that exists is complete and concurrent generators never see half-written 
 
 Radiometry follows SPEC-NOTES §3: `sentinel-2-l2a` pixels have the BOA offset already applied
 (DN = reflectance × 10000), `sentinel-2-c1-l2a` pixels do not (DN = reflectance × 10000 + 1000).
-Ships are drawn at their true positions at sensing time, with a bright superstructure block around the
-AIS antenna so the brightest hull pixel marks the position AIS reports.
+Ships are drawn where each band saw them (`World.imaged_at`: the row's time along the track plus
+the band's delay on its detector), with a bright superstructure block around the AIS antenna so the
+brightest hull pixel marks the position AIS reports.
+
+An item folder is cached while its marker names the current `RENDER_VERSION`: bump it whenever the
+drawing changes, so a catalogue written by an older twin is redrawn rather than served stale.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from shipchips_core.twin.world import PIXEL_M, Acquisition, World
 
 COLLECTIONS = ("sentinel-2-l2a", "sentinel-2-c1-l2a")
 MARKER = ".complete"
+RENDER_VERSION = "2 msi-band-timing"  # written into MARKER; an item with another version is redrawn
 BLOCK = 1024
 SUPERSAMPLE = 4  # 4×4 sub-samples per pixel: area-weighted anti-aliasing of small hulls
 BRIDGE_M = 10.0  # side of the superstructure block centred on the AIS antenna
@@ -81,13 +86,18 @@ def generate_catalog(world: World, out_dir: str | Path, collections=COLLECTIONS)
     folders = []
     for acq in world.catalogue_acquisitions:
         targets = [(c, out_dir / c / item_id(acq, c)) for c in collections]
-        missing = [(c, f) for c, f in targets if not (f / MARKER).exists()]
+        missing = [(c, f) for c, f in targets if not _current(f)]
         if missing:
             scene = render_scene(world, acq)  # rendered once, shared by both collections
             for collection, folder in missing:
                 _write_item(world, acq, scene, collection, folder)
         folders.extend(f for _, f in targets)
     return folders
+
+
+def _current(folder: Path) -> bool:
+    marker = folder / MARKER
+    return marker.exists() and marker.read_text() == RENDER_VERSION
 
 
 def load_items(out_dir: str | Path) -> list[dict]:
@@ -112,7 +122,6 @@ def _render_grid(world: World, acq: Acquisition, res: int, bands, seed):
     ys = acq.origin_y - (np.arange(n) + 0.5) * res
     land = np.broadcast_to(world.is_land(xs[None, :], ys[:, None]), (n, n))
     nodata = np.broadcast_to(acq.nodata(xs[None, :], ys[:, None]), (n, n))
-    ships = [_hull_coverage(world, acq, v, x, y, res, n, land) for v, x, y in world.vessels_in(acq)]
     clouds = [_cloud_layer(c, xs, ys) for c in acq.clouds]
 
     scl = np.where(land, 4, 6).astype("uint8")
@@ -126,6 +135,8 @@ def _render_grid(world: World, acq: Acquisition, res: int, bands, seed):
     for i, band in enumerate(bands):
         noise = np.random.default_rng([*seed, res, i]).standard_normal((n, n), dtype=np.float32)
         img = np.where(land, np.float32(band.land), np.float32(band.water)) + noise * sigma
+        name = ASSET_META[band.key][0]  # each band sees each ship at its own instant
+        ships = [_hull_coverage(world, acq, v, x, y, res, n, land) for v, x, y in world.vessels_in(acq, name)]
         for window, f_hull, f_bridge in ships:
             img[window] = img[window] * (1 - f_hull - f_bridge) + band.ship * f_hull + band.bridge * f_bridge
         for window, _, alpha, value in clouds:  # clouds lie above ships
@@ -194,13 +205,13 @@ def _write_item(world: World, acq: Acquisition, scene: Scene, collection: str, f
             list(pool.map(lambda job: write_cog(*job), jobs))  # GDAL compresses without the GIL
         item = build_item(world, acq, collection, scene.scl)
         (tmp / "item.json").write_text(json.dumps(item, indent=1))
-        (tmp / MARKER).write_text("")
-        if folder.exists() and not (folder / MARKER).exists():  # a leftover without its marker
+        (tmp / MARKER).write_text(RENDER_VERSION)
+        if folder.exists() and not _current(folder):  # a leftover without its marker, or an older drawing
             shutil.rmtree(folder, ignore_errors=True)
         try:
             os.rename(tmp, folder)
         except OSError:  # another process finished the same item first: theirs is identical
-            if not (folder / MARKER).exists():
+            if not _current(folder):
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -116,7 +116,7 @@ def test_brightest_nir_pixel_marks_each_ships_true_position(scene_catalog, twin_
             transform = ds.transform
         with rasterio.open(_path(scene_catalog, l2a, "scl")) as ds:
             scl = ds.read(1)
-        vessels = twin_world.vessels_in(acq)
+        vessels = twin_world.vessels_in(acq, "B08")  # NIR sees each ship at B08's own instant
         for vessel, x, y in vessels:
             if any(o is not vessel and math.hypot(x - ox, y - oy) < 400 for o, ox, oy in vessels):
                 continue  # a neighbour's hull could be the brightest
