@@ -62,6 +62,7 @@ def candidates_frame(ships: list[dict], scenes: pd.DataFrame) -> pd.DataFrame:
     df["reference_band"] = REFERENCE_BAND
     df["timing_error_s"] = timing.error_s(df["x_utm"], df["y_utm"])
     df["track_speed_m_s"] = timing.track.speed_m_s
+    df["detector_parity"] = 0  # the benchmark scene publishes no granule metadata
     return df.sort_values(["scene_id", "mmsi"], kind="stable").reset_index(drop=True)
 
 

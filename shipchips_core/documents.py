@@ -79,18 +79,25 @@ def label_document(tile_id: str, chip: ChipArrays, cand: dict, vessel: dict) -> 
     }
 
 
+PARITY_NAMES = {1: "odd", -1: "even", 0: None}
+
+
 def sensing_block(chip: ChipArrays, cand: dict) -> dict:
-    """When MSI saw the ship and where each band did. The centre (and the chip window) is the ship at
-    its row's sensing time; a band's detector parity is not in an L2A item, so each band's position
-    is given for odd and for even detectors (the ship's SOG/COG over the band's offset)."""
+    """When MSI saw the ship and where each band did. The centre (and the chip window) is the ship
+    when the reference band imaged it: on its detector's parity when the granule metadata told it,
+    else at the mean of both parities. Each band's offset from that instant and the ship's pixel then
+    (its SOG/COG over the offset) are given for odd and for even detectors; `detector_parity` says
+    which applies, if known."""
     gsd = abs(chip.transform.a)
     sog, cog = clean(cand.get("sog_kn")), clean(cand.get("cog_deg"))
     v = 0.0 if sog is None or cog is None else sog * 1852.0 / 3600.0
     c = math.radians(cog or 0.0)
+    speed, parity = float(cand["track_speed_m_s"]), int(cand["detector_parity"])
+    at_centre = band_offset_s(cand["reference_band"], parity, speed)
     bands = {}
     for asset in chip.band_assets:
         name = BAND_NAMES[asset]
-        offsets = {p: band_offset_s(name, sign, float(cand["track_speed_m_s"])) for p, sign in (("odd", 1), ("even", -1))}
+        offsets = {p: band_offset_s(name, sign, speed) - at_centre for p, sign in (("odd", 1), ("even", -1))}
         bands[name] = {
             "offset_s": {p: round(t, 4) for p, t in offsets.items()},
             "pixel": {p: {"row": round(chip.ship_row - v * t * math.cos(c) / gsd, 3),
@@ -101,7 +108,7 @@ def sensing_block(chip: ChipArrays, cand: dict) -> dict:
         "offset_from_datetime_s": round(float(cand["sensing_offset_s"]), 4),
         "reference_band": cand["reference_band"],
         "timing_error_s": round(float(cand["timing_error_s"]), 4),
-        "detector_parity": None,
+        "detector_parity": PARITY_NAMES[parity],
         "bands": bands,
     }
 

@@ -10,14 +10,19 @@ ship's speed.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import shapely
 from pyproj import Transformer
 
 from .config import MatchingConfig
+from .sentinel2 import detectors
 from .sentinel2.sensing import REFERENCE_BAND, SceneTiming, tile_centre
 from .tracks import KNOT_MS, METHOD_NONE, _distance_m, interpolate_positions
+
+log = logging.getLogger(__name__)
 
 MATCH_OK = "ok"
 SENSING_ITERATIONS = 2  # a row moves ~v·Δt ≤ 80 m after the first pass: ≤ 12 ms; the second settles it
@@ -44,7 +49,7 @@ def candidate_pairs(plan: pd.DataFrame, scenes: pd.DataFrame, collections: tuple
     if plan.empty or ok.empty:
         return pd.DataFrame(columns=["plan_id", "mmsi", "scene_id", "collection", "acq_time", "epsg", "footprint_wkt",
                                      "grid_origin_x", "grid_origin_y"])
-    grid = [c for c in ("grid_origin_x", "grid_origin_y") if c in ok.columns]
+    grid = [c for c in ("grid_origin_x", "grid_origin_y", "href_granule_metadata") if c in ok.columns]
     pairs = plan[["plan_id", "mmsi", "window_start", "window_end"]].merge(
         ok[["scene_id", "collection", "datetime", "epsg", "footprint_wkt", *grid]], how="cross"
     )
@@ -59,11 +64,12 @@ def match_candidates(
     """Every candidate with its interpolated position, scene-CRS coordinates and match status;
     `collections` (the configured order) decides which item of a duplicated acquisition is used."""
     pairs = candidate_pairs(plan, scenes, collections)
-    timing = _timing_models(pairs)
+    timing, maps = _timing_models(pairs), _detector_maps(pairs)
     sensing = pairs["acq_time"]
     for _ in range(SENSING_ITERATIONS + 1):
         out = _positions_at(pairs, ais, sensing, cfg)
-        sensing = _row_times(out, timing)
+        out["detector_parity"] = _parities(out, maps)
+        sensing = _reference_times(out, timing)
     out["reference_band"] = REFERENCE_BAND
     out["sensing_offset_s"] = (sensing - pairs["acq_time"]).dt.total_seconds()
     out["sensing_time"] = sensing
@@ -101,11 +107,38 @@ def _timing_models(pairs: pd.DataFrame) -> dict[str, SceneTiming]:
     return models
 
 
-def _row_times(out: pd.DataFrame, timing: dict[str, SceneTiming]) -> pd.Series:
-    """Sensing time of each candidate's row; the granule's `datetime` where it has no position yet."""
+def _detector_maps(pairs: pd.DataFrame) -> dict[str, detectors.DetectorMap]:
+    """Each scene's detector map from its granule metadata; a scene without one (or whose metadata
+    cannot be read) leaves its ships' detector parity unknown, and the model's error says so."""
+    maps = {}
+    if "href_granule_metadata" not in pairs.columns:
+        return maps
+    for scene_id, href in pairs.groupby("scene_id", sort=False)["href_granule_metadata"].first().items():
+        if href is None or pd.isna(href):
+            continue
+        try:
+            maps[scene_id] = detectors.load(str(href))
+        except (OSError, ValueError) as exc:
+            log.warning("scene %s: granule metadata %s unreadable, detector parity unknown: %s", scene_id, href, exc)
+    return maps
+
+
+def _parities(out: pd.DataFrame, maps: dict[str, detectors.DetectorMap]) -> np.ndarray:
+    parity = np.zeros(len(out), dtype="int64")
+    for scene_id, idx in out.groupby("scene_id").groups.items():
+        if scene_id in maps:
+            parity[out.index.get_indexer(idx)] = maps[scene_id].parity(out.loc[idx, "x_utm"], out.loc[idx, "y_utm"])
+    return parity
+
+
+def _reference_times(out: pd.DataFrame, timing: dict[str, SceneTiming]) -> pd.Series:
+    """When the reference band imaged each candidate (its row's time, plus the band's offset on its
+    detector's parity); the granule's `datetime` where it has no position yet."""
     offset = np.zeros(len(out))
     for scene_id, idx in out.groupby("scene_id").groups.items():
-        offset[out.index.get_indexer(idx)] = timing[scene_id].row_offset_s(out.loc[idx, "x_utm"], out.loc[idx, "y_utm"])
+        model, rows = timing[scene_id], out.index.get_indexer(idx)
+        band = np.array([model.band_offset_s(REFERENCE_BAND, int(p)) for p in out["detector_parity"].to_numpy()[rows]])
+        offset[rows] = model.row_offset_s(out.loc[idx, "x_utm"], out.loc[idx, "y_utm"]) + band
     offset = np.nan_to_num(offset, nan=0.0)
     return out["acq_time"] + pd.to_timedelta(np.round(offset * 1e9).astype("int64"), unit="ns")
 
@@ -113,7 +146,10 @@ def _row_times(out: pd.DataFrame, timing: dict[str, SceneTiming]) -> pd.Series:
 def _timing_error_s(out: pd.DataFrame, timing: dict[str, SceneTiming]) -> np.ndarray:
     err = np.zeros(len(out))
     for scene_id, idx in out.groupby("scene_id").groups.items():
-        err[out.index.get_indexer(idx)] = timing[scene_id].error_s(out.loc[idx, "x_utm"], out.loc[idx, "y_utm"])
+        rows = out.index.get_indexer(idx)
+        known = out["detector_parity"].to_numpy()[rows] != 0
+        model, x, y = timing[scene_id], out.loc[idx, "x_utm"], out.loc[idx, "y_utm"]
+        err[rows] = np.where(known, model.error_s(x, y, parity_known=True), model.error_s(x, y))
     return np.nan_to_num(err, nan=0.0)
 
 

@@ -94,7 +94,8 @@ ACQUISITION_PLAN = pa.DataFrameSchema(
     name="acquisition_plan",
 )
 
-SCENE_ASSETS = ("blue", "green", "red", "nir", "swir16", "swir22", "scl")
+# rasters, and the granule's MTD_TL.xml (which detector saw where: `sentinel2/detectors.py`)
+SCENE_ASSETS = ("blue", "green", "red", "nir", "swir16", "swir22", "scl", "granule_metadata")
 
 S2_SCENE_METADATA = pa.DataFrameSchema(
     {

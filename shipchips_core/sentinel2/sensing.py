@@ -48,11 +48,12 @@ REFERENCE_BAND = "B02"
 BAND_DELAY_S = {"B02": 0.0, "B08": 0.2594, "B03": 0.5192, "B04": 0.9982, "B11": 1.4803, "B12": 2.1018}
 ODD_EVEN_PARALLAX_B02 = 0.022  # along-track base-to-height between odd and even detectors, B02 (s2d2)
 
-# the model's own error (1 σ-free worst cases, added linearly): ground speed and heading from a
-# circular orbit (±1.5 % on the along-track offset), the band delays (±2 %), how `datetime` relates
-# to the granule centre (±0.1 s: it is a mean over the detectors' datation)
+# the model's own error (worst cases, added linearly): ground speed and heading from a circular
+# orbit (±1.5 % on the along-track offset), the band delays (±2 %) and the odd/even stagger (±2.5 %),
+# how `datetime` relates to the granule centre (±0.1 s: it is a mean over the detectors' datation)
 SPEED_REL_ERROR = 0.015
 DELAY_REL_ERROR = 0.02
+STAGGER_REL_ERROR = 0.025  # the base-to-height 0.022 is given to 3 decimals (±0.0005)
 DATETIME_ERROR_S = 0.1
 
 @dataclass(frozen=True)
@@ -140,7 +141,9 @@ class SceneTiming:
     def error_s(self, x, y, band: str = REFERENCE_BAND, parity_known: bool = False) -> np.ndarray:
         """Worst-case error of the model's time for `band` at (x, y)."""
         along = np.abs(self.row_offset_s(x, y)) * SPEED_REL_ERROR
-        band_part = BAND_DELAY_S[band] * DELAY_REL_ERROR if parity_known else self.band_ambiguity_s(band)
+        half_stagger = self.band_ambiguity_s(band) - BAND_DELAY_S[band]
+        known = BAND_DELAY_S[band] * DELAY_REL_ERROR + half_stagger * STAGGER_REL_ERROR
+        band_part = known if parity_known else self.band_ambiguity_s(band)
         return along + band_part + DATETIME_ERROR_S
 
     def sensing_time(self, x, y, band: str = REFERENCE_BAND, parity: int = 0) -> np.ndarray:

@@ -59,7 +59,7 @@ def _candidates(world, scenes, points):
                 "fix_before_lat": float(lat), "fix_after_time": pd.NaT, "fix_after_lon": np.nan,
                 "fix_after_lat": np.nan, "match_status": "ok",
                 "sensing_time": scene["datetime"] - pd.Timedelta(seconds=6.5), "sensing_offset_s": -6.5,
-                "reference_band": "B02", "timing_error_s": 1.49, "track_speed_m_s": 6_700.0,
+                "reference_band": "B02", "timing_error_s": 1.49, "track_speed_m_s": 6_700.0, "detector_parity": 0,
             })
     return pd.DataFrame(rows)
 

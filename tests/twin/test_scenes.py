@@ -34,7 +34,7 @@ def test_one_complete_folder_per_acquisition_and_collection(scene_catalog, twin_
     assert len(catalog_items) == 2 * len(twin_world.acquisitions) == 8
     for item in catalog_items:
         folder = scene_catalog / item["collection"] / item["id"]
-        assert {p.name for p in folder.iterdir()} == {f"{k}.tif" for k in ASSETS} | {"item.json", MARKER}
+        assert {p.name for p in folder.iterdir()} == {f"{k}.tif" for k in ASSETS} | {"item.json", "granule_metadata.xml", MARKER}
     ids = {i["id"] for i in catalog_items}
     assert "S2A_31UES_20260615_0_L2A" in ids and "S2B_31UFS_20260620_0_L2A" in ids
     assert "S2A_T31UES_20260615T100951_L2A" in ids  # c1: the datatake time, minutes before `datetime`

@@ -79,5 +79,9 @@ def test_error_grows_with_distance_and_shrinks_when_the_detector_is_known(timing
     at_centre = timing.error_s(cx, cy)
     at_edge = timing.error_s(cx, cy + 54_900)
     assert at_edge - at_centre == pytest.approx(abs(timing.row_offset_s(cx, cy + 54_900)) * 0.015)
-    assert timing.error_s(cx, cy, parity_known=True) == pytest.approx(0.1)
+    half_stagger = timing.band_ambiguity_s("B02")
+    # detector known: what is left is datation (0.1 s) and the stagger's own 2.5 %
+    assert timing.error_s(cx, cy, parity_known=True) == pytest.approx(0.1 + 0.025 * half_stagger)
+    assert timing.error_s(cx, cy, "B04", parity_known=True) == pytest.approx(
+        0.1 + 0.025 * half_stagger + 0.02 * BAND_DELAY_S["B04"])
     assert at_centre == pytest.approx(0.1 + timing.band_ambiguity_s("B02"))
