@@ -159,8 +159,11 @@ def test_item_json_has_the_earth_search_fields(twin_world, catalog_items):
             props["s2:high_proba_clouds_percentage"] + props["s2:medium_proba_clouds_percentage"], abs=1e-5)
         assert props.get("earthsearch:boa_offset_applied") is (None if c1 else True)
         assert [link["rel"] for link in item["links"]] == ["self", "parent", "collection", "root"]
-        assert list(item["assets"]) == list(ASSETS)
-        for key, asset in item["assets"].items():
+        assert list(item["assets"]) == [*ASSETS, "granule_metadata"]
+        meta = item["assets"]["granule_metadata"]
+        assert meta["href"] == f"data/{item['collection']}/{item['id']}/granule_metadata.xml"
+        assert meta["type"] == "application/xml" and meta["roles"] == ["metadata"]
+        for key, asset in ((k, a) for k, a in item["assets"].items() if k != "granule_metadata"):
             assert asset["href"] == f"data/{item['collection']}/{item['id']}/{key}.tif"
             assert asset["type"] == "image/tiff; application=geotiff; profile=cloud-optimized"
             assert asset["title"] and asset["roles"] == ["data", "reflectance"]
