@@ -65,13 +65,14 @@ def match_candidates(
     `collections` (the configured order) decides which item of a duplicated acquisition is used."""
     pairs = candidate_pairs(plan, scenes, collections)
     timing, maps = _timing_models(pairs), _detector_maps(pairs)
-    sensing = pairs["acq_time"]
+    acq_time = pd.to_datetime(pairs["acq_time"], utc=True)  # typed even when there is no pair
+    sensing = acq_time
     for _ in range(SENSING_ITERATIONS + 1):
         out = _positions_at(pairs, ais, sensing, cfg)
         out["detector_parity"] = _parities(out, maps)
         sensing = _reference_times(out, timing)
     out["reference_band"] = REFERENCE_BAND
-    out["sensing_offset_s"] = (sensing - pairs["acq_time"]).dt.total_seconds()
+    out["sensing_offset_s"] = (sensing - acq_time).dt.total_seconds()
     out["sensing_time"] = sensing
     out["timing_error_s"] = _timing_error_s(out, timing)
     out["track_speed_m_s"] = out["scene_id"].map({k: t.track.speed_m_s for k, t in timing.items()}).astype("float64")
@@ -140,7 +141,7 @@ def _reference_times(out: pd.DataFrame, timing: dict[str, SceneTiming]) -> pd.Se
         band = np.array([model.band_offset_s(REFERENCE_BAND, int(p)) for p in out["detector_parity"].to_numpy()[rows]])
         offset[rows] = model.row_offset_s(out.loc[idx, "x_utm"], out.loc[idx, "y_utm"]) + band
     offset = np.nan_to_num(offset, nan=0.0)
-    return out["acq_time"] + pd.to_timedelta(np.round(offset * 1e9).astype("int64"), unit="ns")
+    return pd.to_datetime(out["acq_time"], utc=True) + pd.to_timedelta(np.round(offset * 1e9).astype("int64"), unit="ns")
 
 
 def _timing_error_s(out: pd.DataFrame, timing: dict[str, SceneTiming]) -> np.ndarray:

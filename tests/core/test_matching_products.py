@@ -60,6 +60,9 @@ def test_scene_outside_the_plan_window_is_not_a_candidate():
     plan = _plan([244000001]).assign(window_end=T - pd.Timedelta(minutes=1))
     ais = pd.DataFrame([_fix(244000001, -5, 3.8, 52.1)])
     assert match_candidates(plan, _scenes(), ais, MatchingConfig()).empty
+    # no usable scene or no plan at all: an empty table, not an error
+    assert match_candidates(plan, _scenes().assign(status="invalid"), ais, MatchingConfig()).empty
+    assert match_candidates(_plan([]), _scenes(), ais, MatchingConfig()).empty
 
 
 def test_oriented_box_follows_heading_and_antenna_offsets():
