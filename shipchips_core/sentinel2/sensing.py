@@ -20,9 +20,10 @@ max 1 %), averaged over the 12 detectors (their spread is ±1.5 %; ESA's handboo
 up to ±2 %). Heiselberg (Sensors 19, 2873, 2019) quotes offsets up to 2.6 s across all 13 bands.
 Odd and even detectors also look at the ground along-track ~0.022 rad apart for B02 (base-to-height
 of the cross-detector parallax, s2d2 `sentinel2_instrument.py`): ~2.6 s at 786 km. Which detector
-saw a point is in the granule's detector footprints, which an L2A STAC item does not carry; with the
-parity unknown the model takes the mean of both (the stagger's midpoint) and the half-difference
-becomes part of its stated error.
+saw a point comes from the granule metadata (`detectors.py`); where it is unknown the model takes
+the mean of both parities (the stagger's midpoint) and the half-difference becomes part of its
+stated error. That `datetime` is this mean, and which parity sees B02 first, are this model's
+assumptions (the twin shares them); a real granule with ships of known AIS would settle both.
 """
 
 from __future__ import annotations
