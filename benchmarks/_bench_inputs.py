@@ -13,6 +13,7 @@ from pyproj import Transformer
 
 from shipchips_core.chips import reader as chipper
 from shipchips_core.sentinel2.search import scene_rows
+from shipchips_core.sentinel2.sensing import REFERENCE_BAND, SceneTiming, tile_centre
 
 CHIP_BLOCK = 1024
 GAP_BEFORE_S, GAP_AFTER_S = 4.0, 6.0  # the two AIS fixes around the sensing time
@@ -53,6 +54,15 @@ def candidates_frame(ships: list[dict], scenes: pd.DataFrame) -> pd.DataFrame:
         "x_utm": np.array([s["x"] for s in ships]), "y_utm": np.array([s["y"] for s in ships]),
         "match_status": "ok",
     })
+    timing = SceneTiming.for_scene(acq.to_pydatetime(), int(scene["epsg"]),
+                                   *tile_centre(float(scene["grid_origin_x"]), float(scene["grid_origin_y"])))
+    offset = timing.row_offset_s(df["x_utm"], df["y_utm"])
+    df["sensing_offset_s"] = offset
+    df["sensing_time"] = acq + pd.to_timedelta(offset, unit="s")
+    df["reference_band"] = REFERENCE_BAND
+    df["timing_error_s"] = timing.error_s(df["x_utm"], df["y_utm"])
+    df["track_speed_m_s"] = timing.track.speed_m_s
+    df["detector_parity"] = 0  # the benchmark scene publishes no granule metadata
     return df.sort_values(["scene_id", "mmsi"], kind="stable").reset_index(drop=True)
 
 

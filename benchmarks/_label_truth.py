@@ -14,12 +14,14 @@ from affine import Affine
 
 from benchmarks._twin_pipeline import DayRun
 from shipchips_core.chips.reader import chip_origin
+from shipchips_twin.msi import REFERENCE_BAND
 from shipchips_twin.scenes import CLOUD_HALO
 from shipchips_twin.world import PIXEL_M, Acquisition, World
 
 BASELINE_MAX_S = 600.0  # the naive rule: the nearest fix in time, if within 10 minutes
 LAND_STEP_M = 20.0  # land is sampled on the SCL grid's spacing
-LABEL_COLUMNS = ("day", "mmsi", "mgrs_tile", "method", "x", "y", "lonlat_x", "lonlat_y", "true_x", "true_y", "sensing_time")
+LABEL_COLUMNS = ("day", "mmsi", "mgrs_tile", "method", "x", "y", "lonlat_x", "lonlat_y", "true_x", "true_y", "sensing_time",
+                 "true_sog_kn", "along_km", "parity", "uncertainty_m", "band_err_px", "label_offset_s", "true_offset_s")
 
 
 def acquisition_of(world: World, mgrs_tile: str) -> Acquisition:
@@ -29,21 +31,42 @@ def acquisition_of(world: World, mgrs_tile: str) -> Acquisition:
 
 def label_rows(run: DayRun) -> pd.DataFrame:
     """One row per chip written: its label's position (from the pixel centre and from lon/lat) and
-    the ship's true position at the scene's sensing time, all in UTM metres."""
+    where the twin's MSI saw the ship in the reference band (B02), all in UTM metres; the ship's true
+    speed, its distance from the tile centre along the track, its detector's parity, the label's
+    stated uncertainty, and the largest error of the label's per-band pixels for the true parity."""
     tile_of = run.scenes.set_index("scene_id")["mgrs_tile"]
     rows = []
     for chip in run.chips[run.chips["status"] == "ok"].itertuples():
         label = json.loads(run.storage.read_bytes(chip.label_path))
         meta = json.loads(run.storage.read_bytes(chip.meta_path))
         pixel = label["ship_center"]["pixel"]
-        x, y = Affine(*meta["chip"]["transform"][:6]) @ (pixel["col"], pixel["row"])
+        transform = Affine(*meta["chip"]["transform"][:6])
+        x, y = transform @ (pixel["col"], pixel["row"])
         acq = acquisition_of(run.world, tile_of[chip.scene_id])
-        tx, ty = run.world.truth_xy(chip.mmsi, acq.sensing_time)
+        vessel = run.world.vessel(int(chip.mmsi))
+        t, tx, ty = run.world.imaged_at(vessel, acq, REFERENCE_BAND)
+        parity = "odd" if int(acq.track.detector(tx, ty)) % 2 else "even"
         lx, ly = run.world.lonlat_to_utm(label["ship_center"]["lon"], label["ship_center"]["lat"])
         rows.append({"day": run.day, "mmsi": chip.mmsi, "mgrs_tile": acq.mgrs_tile, "method": chip.interp_method,
                      "x": x, "y": y, "lonlat_x": float(lx), "lonlat_y": float(ly),
-                     "true_x": float(tx), "true_y": float(ty), "sensing_time": pd.Timestamp(acq.sensing_time)})
+                     "true_x": tx, "true_y": ty, "sensing_time": pd.Timestamp(acq.sensing_time),
+                     "true_sog_kn": vessel.track.sog_cog(t)[0], "along_km": float(acq.track.along_m(tx, ty)) / 1000,
+                     "parity": parity, "uncertainty_m": label["position_uncertainty_m"],
+                     "band_err_px": _band_error_px(run.world, vessel, acq, label, transform, parity),
+                     "label_offset_s": label["sensing"]["offset_from_datetime_s"],
+                     "true_offset_s": t - acq.sensing_time.timestamp()})
     return pd.DataFrame(rows, columns=list(LABEL_COLUMNS))
+
+
+def _band_error_px(world: World, vessel, acq: Acquisition, label: dict, transform: Affine, parity: str) -> float:
+    """Largest distance, over the label's bands, between its pixel for the true detector parity and
+    where that band saw the ship."""
+    worst = 0.0
+    for band, entry in label["sensing"]["bands"].items():
+        bx, by = transform @ (entry["pixel"][parity]["col"], entry["pixel"][parity]["row"])
+        _, tx, ty = world.imaged_at(vessel, acq, band)
+        worst = max(worst, float(np.hypot(bx - tx, by - ty)) / PIXEL_M)
+    return worst
 
 
 def vessel_kinds(world: World, mmsi: pd.Series) -> pd.DataFrame:

@@ -11,8 +11,13 @@ when Sentinel-2 saw it, and how many ships in clear water get a chip; the naive 
    the twin's aisstream messages for 09:30–11:00 UTC landed and cleaned, the plan, the STAC search
    on the twin's API, matching, chips. Scene catalogues are cached under the cache dir.
 3. Every label JSON written is read back: its pixel centre, through the chip's transform, against
-   `World.truth_xy(mmsi, sensing time)`. The baseline places the same ships at their nearest AIS fix
-   in time (within 10 minutes), without interpolation.
+   where the twin's MSI saw the ship in the reference band (`World.imaged_at`: its row's instant
+   along the track, on its detector; the twin images like MSI unless `--datetime-only`). Next to it,
+   the old rule (the track interpolated to the item's `datetime`, the label before issue 16) and the
+   naive one (the nearest AIS fix within 10 minutes, no interpolation). Breakdowns by the ship's
+   true speed and by its distance from the tile centre along the track; the label's per-band pixels
+   for the ship's true detector parity against where each band saw it; and how often the label's
+   stated uncertainty covers its true error.
 4. Coverage: of the ships whose whole chip window is open water inside the granule (no cloud or
    halo, no land, no nodata; see `_label_truth.clear_ships`), the share that got a chip.
 """
@@ -36,6 +41,7 @@ from benchmarks import _label_truth as truth
 from benchmarks._twin_pipeline import DayRun, run_day
 from benchmarks._verdict import exit_with_verdict, target_lines
 from shipchips_core.config import Config, load_config
+from shipchips_core.matching.tracks import interpolate_positions
 from shipchips_twin import scenes as twin_scenes
 from shipchips_twin import world as twin_world
 from shipchips_twin.world import PIXEL_M, World, WorldSpec
@@ -45,6 +51,10 @@ FIRST_DAY = date(2026, 6, 15)
 REVISIT_DAYS = 5
 SEED = 20260615
 TARGET_MEDIAN_PX, TARGET_P95_PX, TARGET_OVER_3PX, TARGET_COVERAGE = 0.5, 1.5, 0.01, 0.99
+TARGET_UNCERTAINTY_COVERAGE = 0.95
+UNDER_WAY_KN = 0.5
+SPEED_CLASSES = ((0.0, 0.5, "at anchor <0.5 kn"), (0.5, 10.0, "0.5-10 kn"), (10.0, 15.0, "10-15 kn"), (15.0, 99.0, ">=15 kn"))
+DISTANCE_CLASSES = ((0.0, 15.0, "0-15 km"), (15.0, 30.0, "15-30 km"), (30.0, 45.0, "30-45 km"), (45.0, 80.0, "45-80 km"))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -56,13 +66,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--granule-px", type=int, default=2048, help="side of each granule's 10 m grid")
     p.add_argument("--cache-dir", default="~/.cache/shipchips-bench", help="scene catalogues and the report")
     p.add_argument("--out-dir", default=None, help="keep the dataset (chips, labels) here instead of a temp dir")
+    p.add_argument("--datetime-only", action="store_true",
+                   help="the twin draws every ship at the item's datetime (no MSI row and band timing)")
     return p.parse_args(argv)
 
 
 def worlds(args: argparse.Namespace) -> list[World]:
     return [World(WorldSpec(seed=SEED + k, days=(FIRST_DAY + timedelta(days=REVISIT_DAYS * k),),
                             n_lane_vessels=args.lane_vessels, n_anchored=args.anchored, n_class_b=args.class_b,
-                            granule_px=args.granule_px))
+                            granule_px=args.granule_px, msi_timing=not args.datetime_only))
             for k in range(args.days)]
 
 
@@ -101,6 +113,9 @@ def _evaluate_day(run: DayRun, cfg: Config) -> dict:
     labels["err_px"] = np.hypot(labels.x - labels.true_x, labels.y - labels.true_y) / PIXEL_M
     labels["lonlat_vs_pixel_px"] = np.hypot(labels.x - labels.lonlat_x, labels.y - labels.lonlat_y) / PIXEL_M
     labels["baseline_px"] = np.hypot(base.x - labels.true_x, base.y - labels.true_y) / PIXEL_M
+    old = _old_rule(run, labels, cfg)
+    labels["old_rule_px"] = np.hypot(old.x - labels.true_x, old.y - labels.true_y) / PIXEL_M
+    labels["covered"] = labels["err_px"] * PIXEL_M <= labels["uncertainty_m"]
     clear = truth.clear_ships(run.world, cfg.chips.size)
     clear = clear.merge(_outcomes(run), on=["mgrs_tile", "mmsi"], how="left")
     clear["outcome"] = clear["outcome"].fillna("not_a_candidate")
@@ -112,6 +127,14 @@ def _evaluate_day(run: DayRun, cfg: Config) -> dict:
               "chips": run.chips["status"].value_counts().to_dict(),
               "chip_reasons": run.chips["reason"].dropna().value_counts().to_dict()}
     return {"day": str(run.day), "labels": labels, "clear": clear, "counts": counts}
+
+
+def _old_rule(run: DayRun, labels: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """The label before issue 16: the same AIS track interpolated to the item's `datetime`."""
+    targets = pd.DataFrame({"mmsi": labels["mmsi"].astype("int64"), "time_utc": labels["sensing_time"]})
+    pos = interpolate_positions(run.ais, targets.reset_index(drop=True), cfg.matching.max_gap_seconds)
+    x, y = run.world.lonlat_to_utm(pos["lon"].to_numpy(), pos["lat"].to_numpy())
+    return pd.DataFrame({"x": x, "y": y}, index=labels.index)
 
 
 def _outcomes(run: DayRun) -> pd.DataFrame:
@@ -139,18 +162,30 @@ def _share(flags: pd.Series) -> float | None:
     return float(flags.mean()) if len(flags) else None
 
 
+def _classes(values: pd.Series, classes) -> pd.Series:
+    out = pd.Series(None, index=values.index, dtype=object)
+    for lo, hi, name in classes:
+        out[(values >= lo) & (values < hi)] = name
+    return out
+
+
 def _breakdown(labels: pd.DataFrame) -> dict:
-    groups = {"method": labels["method"], "ais_class": labels["ais_class"],
-              "track": labels["manoeuvring"].map({True: "dog-leg", False: "straight/anchored"})}
-    return {name: {str(k): {"ours": error_stats(g["err_px"]), "baseline": error_stats(g["baseline_px"])}
-                   for k, g in labels.groupby(key)} for name, key in groups.items()}
+    under_way = labels[labels["true_sog_kn"] >= UNDER_WAY_KN]
+    groups = {"method": (labels, labels["method"]), "ais_class": (labels, labels["ais_class"]),
+              "track": (labels, labels["manoeuvring"].map({True: "dog-leg", False: "straight/anchored"})),
+              "speed": (labels, _classes(labels["true_sog_kn"], SPEED_CLASSES)),
+              "along-track from centre, under way": (under_way, _classes(under_way["along_km"].abs(), DISTANCE_CLASSES))}
+    return {name: {str(k): {"ours": error_stats(g["err_px"]), "old_rule": error_stats(g["old_rule_px"]),
+                            "baseline": error_stats(g["baseline_px"])}
+                   for k, g in frame.groupby(key)} for name, (frame, key) in groups.items()}
 
 
 def _assemble(args, cfg: Config, days: list[dict], seconds: float) -> dict:
     labels = pd.concat([d["labels"] for d in days], ignore_index=True)
     clear = pd.concat([d["clear"] for d in days], ignore_index=True)
     eligible = clear[clear["blocked"].isna()]
-    ours = {**error_stats(labels["err_px"]), "coverage": _share(eligible["outcome"] == "ok")}
+    ours = {**error_stats(labels["err_px"]), "coverage": _share(eligible["outcome"] == "ok"),
+            "uncertainty_covers": _share(labels["covered"])}
     base = {**error_stats(labels["baseline_px"]), "coverage": _share(eligible["baseline_px"].notna())}
     report = {
         "settings": {**vars(args), "config": {"matching": dataclasses.asdict(cfg.matching),
@@ -161,25 +196,37 @@ def _assemble(args, cfg: Config, days: list[dict], seconds: float) -> dict:
         "blocked": clear["blocked"].dropna().value_counts().to_dict(),
         "clear_not_chipped": {k: {"ships": len(g), "positioned": error_stats(g["matched_px"])}
                               for k, g in eligible[eligible["outcome"] != "ok"].groupby("outcome")},
-        "ours": ours, "baseline": base, "breakdown": _breakdown(labels),
+        "ours": ours, "old_rule": error_stats(labels["old_rule_px"]), "baseline": base, "breakdown": _breakdown(labels),
+        "bands_true_parity": error_stats(labels["band_err_px"]),
+        "label_offset_vs_true_row_s": error_stats((labels["label_offset_s"] - labels["true_offset_s"]).abs()),
         "baseline_all_clear_ships": error_stats(eligible["baseline_px"]),
         "label_lonlat_vs_pixel_max_px": float(labels["lonlat_vs_pixel_px"].max()) if len(labels) else None,
         "worst": labels.sort_values("err_px", ascending=False).head(5)[
-            ["day", "mmsi", "mgrs_tile", "method", "ais_class", "err_px", "baseline_px"]].to_dict("records"),
+            ["day", "mmsi", "mgrs_tile", "method", "ais_class", "true_sog_kn", "along_km", "err_px", "old_rule_px",
+             "baseline_px"]].to_dict("records"),
     }
-    report["targets"] = targets(ours)
+    report["targets"] = targets(ours, report["breakdown"]["along-track from centre, under way"])
     return report
 
 
-def targets(ours: dict) -> list[dict]:
+def targets(ours: dict, by_distance: dict) -> list[dict]:
     def check(name, value, limit, at_least=False):
         ok = value is not None and (value >= limit if at_least else value <= limit)
         return {"name": name, "value": value, "target": f"{'>=' if at_least else '<='} {limit}", "pass": bool(ok)}
 
+    per_distance = []
+    for _, _, name in DISTANCE_CLASSES:
+        s = by_distance.get(name, {}).get("ours")
+        if s and s["n"]:
+            per_distance += [check(f"under way, {name} from the tile centre: median (px)", s["median_px"], TARGET_MEDIAN_PX),
+                             check(f"under way, {name} from the tile centre: p95 (px)", s["p95_px"], TARGET_P95_PX)]
     return [check("median label error (px)", ours["median_px"], TARGET_MEDIAN_PX),
             check("p95 label error (px)", ours["p95_px"], TARGET_P95_PX),
             check("labels more than 3 px off (fraction)", ours["over_3px"], TARGET_OVER_3PX),
-            check("clear-water ships that get a chip (fraction)", ours["coverage"], TARGET_COVERAGE, at_least=True)]
+            check("clear-water ships that get a chip (fraction)", ours["coverage"], TARGET_COVERAGE, at_least=True),
+            *per_distance,
+            check("labels whose stated uncertainty covers the true error (fraction)", ours["uncertainty_covers"],
+                  TARGET_UNCERTAINTY_COVERAGE, at_least=True)]
 
 
 # ---- text ---------------------------------------------------------------------------------------
@@ -205,9 +252,11 @@ def format_report(r: dict) -> str:
     w(f"ships in the scenes (truth): {r['ships_in_scenes']}; clear water (whole chip window open water, in the "
       f"granule, cloud-, land- and nodata-free): {r['clear_ships']}; others blocked by {r['blocked']}")
     w("")
-    w("label error against the twin's true position at sensing time, 10 m px")
+    w(f"label error against where the twin's MSI saw the ship (B02, its row's instant and detector"
+      f"{'; twin drawn at datetime only' if a.get('datetime_only') else ''}), 10 m px")
     w(f"{'rule':<44}{'labels':>7}{'median':>8}{'p95':>8}{'>3 px':>8}{'max':>8}{'coverage':>10}")
-    w(_row("ours: interpolated to sensing time", r["ours"]))
+    w(_row("ours: each ship at its row's sensing time", r["ours"]))
+    w(_row("old rule: interpolated to the item datetime", r["old_rule"]))
     w(_row("baseline: nearest fix within 10 min", r["baseline"]))
     w(_row("baseline on every clear ship it places", r["baseline_all_clear_ships"]))
     w(f"{'targets':<44}{'':>7}{'<= 0.5':>8}{'<= 1.5':>8}{'<= 1%':>8}{'':>8}{'>= 99%':>10}")
@@ -220,17 +269,26 @@ def format_report(r: dict) -> str:
     if not r["clear_not_chipped"]:
         w("  none")
     w("")
-    w(f"{'by':<11}{'':<24}{'labels':>7}{'ours med':>9}{'p95':>7}{'max':>7}{'base med':>9}{'p95':>7}")
+    w(f"{'by':<36}{'':<20}{'labels':>7}{'ours med':>9}{'p95':>7}{'max':>7}{'old med':>9}{'p95':>7}{'max':>7}"
+      f"{'base med':>9}{'p95':>7}")
     for name, groups in r["breakdown"].items():
         for key, s in groups.items():
-            o, b = s["ours"], s["baseline"]
-            w(f"{name:<11}{key:<24}{o['n']:>7}{_f(o['median_px']):>9}{_f(o['p95_px']):>7}{_f(o['max_px']):>7}"
+            o, old, b = s["ours"], s["old_rule"], s["baseline"]
+            w(f"{name:<36}{key:<20}{o['n']:>7}{_f(o['median_px']):>9}{_f(o['p95_px']):>7}{_f(o['max_px']):>7}"
+              f"{_f(old['median_px']):>9}{_f(old['p95_px']):>7}{_f(old['max_px']):>7}"
               f"{_f(b['median_px']):>9}{_f(b['p95_px']):>7}")
+    bands, off = r["bands_true_parity"], r["label_offset_vs_true_row_s"]
+    w(f"per-band pixels of the label for the ship's true detector parity, worst band per label: median "
+      f"{_f(bands['median_px'])} px, p95 {_f(bands['p95_px'])} px, max {_f(bands['max_px'])} px")
+    w(f"label's sensing offset vs the twin's true B02 instant (includes the unknown detector parity): median "
+      f"{_f(off['median_px'])} s, max {_f(off['max_px'])} s")
+    w(f"stated uncertainty covers the true error for {_f(r['ours']['uncertainty_covers'], '{:.1%}')} of labels")
     w(f"label lon/lat vs pixel centre, largest disagreement: {_f(r['label_lonlat_vs_pixel_max_px'], '{:.3f}')} px")
     w("worst labels:")
     for x in r["worst"]:
-        w(f"  {x['day']} mmsi {x['mmsi']} {x['mgrs_tile']} {x['method']}, class {x['ais_class']}: {x['err_px']:.2f} px "
-          f"(baseline {x['baseline_px']:.2f} px)")
+        w(f"  {x['day']} mmsi {x['mmsi']} {x['mgrs_tile']} {x['method']}, class {x['ais_class']}, "
+          f"{x['true_sog_kn']:.1f} kn, {x['along_km']:+.1f} km along-track: {x['err_px']:.2f} px "
+          f"(old rule {x['old_rule_px']:.2f} px, baseline {x['baseline_px']:.2f} px)")
     w("")
     w(f"took {r['seconds']:.1f} s")
     lines.extend(target_lines(r["targets"], "{:.4f}"))

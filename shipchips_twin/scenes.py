@@ -6,8 +6,12 @@ folder that exists is complete and concurrent generators never see half-written 
 
 Radiometry follows SPEC-NOTES §3: `sentinel-2-l2a` pixels have the BOA offset already applied
 (DN = reflectance × 10000), `sentinel-2-c1-l2a` pixels do not (DN = reflectance × 10000 + 1000).
-Ships are drawn at their true positions at sensing time, with a bright superstructure block around the
-AIS antenna so the brightest hull pixel marks the position AIS reports.
+Ships are drawn where each band saw them (`World.imaged_at`: the row's time along the track plus
+the band's delay on its detector), with a bright superstructure block around the AIS antenna so the
+brightest hull pixel marks the position AIS reports.
+
+An item folder is cached while its marker names the current `RENDER_VERSION`: bump it whenever the
+drawing changes, so a catalogue written by an older twin is redrawn rather than served stale.
 """
 
 from __future__ import annotations
@@ -27,10 +31,12 @@ import numpy as np
 import rasterio
 from affine import Affine
 
+from shipchips_twin import msi
 from shipchips_twin.world import PIXEL_M, Acquisition, World
 
 COLLECTIONS = ("sentinel-2-l2a", "sentinel-2-c1-l2a")
 MARKER = ".complete"
+RENDER_VERSION = "3 msi-band-timing, granule metadata"  # written into MARKER; an item with another version is redrawn
 BLOCK = 1024
 SUPERSAMPLE = 4  # 4×4 sub-samples per pixel: area-weighted anti-aliasing of small hulls
 BRIDGE_M = 10.0  # side of the superstructure block centred on the AIS antenna
@@ -81,13 +87,18 @@ def generate_catalog(world: World, out_dir: str | Path, collections=COLLECTIONS)
     folders = []
     for acq in world.catalogue_acquisitions:
         targets = [(c, out_dir / c / item_id(acq, c)) for c in collections]
-        missing = [(c, f) for c, f in targets if not (f / MARKER).exists()]
+        missing = [(c, f) for c, f in targets if not _current(f)]
         if missing:
             scene = render_scene(world, acq)  # rendered once, shared by both collections
             for collection, folder in missing:
                 _write_item(world, acq, scene, collection, folder)
         folders.extend(f for _, f in targets)
     return folders
+
+
+def _current(folder: Path) -> bool:
+    marker = folder / MARKER
+    return marker.exists() and marker.read_text() == RENDER_VERSION
 
 
 def load_items(out_dir: str | Path) -> list[dict]:
@@ -112,7 +123,6 @@ def _render_grid(world: World, acq: Acquisition, res: int, bands, seed):
     ys = acq.origin_y - (np.arange(n) + 0.5) * res
     land = np.broadcast_to(world.is_land(xs[None, :], ys[:, None]), (n, n))
     nodata = np.broadcast_to(acq.nodata(xs[None, :], ys[:, None]), (n, n))
-    ships = [_hull_coverage(world, acq, v, x, y, res, n, land) for v, x, y in world.vessels_in(acq)]
     clouds = [_cloud_layer(c, xs, ys) for c in acq.clouds]
 
     scl = np.where(land, 4, 6).astype("uint8")
@@ -126,6 +136,8 @@ def _render_grid(world: World, acq: Acquisition, res: int, bands, seed):
     for i, band in enumerate(bands):
         noise = np.random.default_rng([*seed, res, i]).standard_normal((n, n), dtype=np.float32)
         img = np.where(land, np.float32(band.land), np.float32(band.water)) + noise * sigma
+        name = ASSET_META[band.key][0]  # each band sees each ship at its own instant
+        ships = [_hull_coverage(world, acq, v, x, y, res, n, land) for v, x, y in world.vessels_in(acq, name)]
         for window, f_hull, f_bridge in ships:
             img[window] = img[window] * (1 - f_hull - f_bridge) + band.ship * f_hull + band.bridge * f_bridge
         for window, _, alpha, value in clouds:  # clouds lie above ships
@@ -192,15 +204,16 @@ def _write_item(world: World, acq: Acquisition, scene: Scene, collection: str, f
         jobs.append((tmp / "scl.tif", scene.scl, 20, acq))
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
             list(pool.map(lambda job: write_cog(*job), jobs))  # GDAL compresses without the GIL
+        (tmp / "granule_metadata.xml").write_text(granule_metadata_xml(acq))
         item = build_item(world, acq, collection, scene.scl)
         (tmp / "item.json").write_text(json.dumps(item, indent=1))
-        (tmp / MARKER).write_text("")
-        if folder.exists() and not (folder / MARKER).exists():  # a leftover without its marker
+        (tmp / MARKER).write_text(RENDER_VERSION)
+        if folder.exists() and not _current(folder):  # a leftover without its marker, or an older drawing
             shutil.rmtree(folder, ignore_errors=True)
         try:
             os.rename(tmp, folder)
         except OSError:  # another process finished the same item first: theirs is identical
-            if not (folder / MARKER).exists():
+            if not _current(folder):
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -290,7 +303,9 @@ def build_item(world: World, acq: Acquisition, collection: str, scl: np.ndarray)
             {"rel": "collection", "href": f"collections/{collection}", "type": "application/json"},
             {"rel": "root", "href": "", "type": "application/json"},
         ],
-        "assets": {key: _asset(key, acq, collection, iid) for key in ASSET_META},
+        "assets": {**{key: _asset(key, acq, collection, iid) for key in ASSET_META},
+                   "granule_metadata": {"href": f"data/{collection}/{iid}/granule_metadata.xml",
+                                        "type": "application/xml", "roles": ["metadata"]}},
     }
 
 
@@ -309,6 +324,50 @@ def _asset(key: str, acq: Acquisition, collection: str, iid: str) -> dict:
                   "proj:transform": [gsd, 0, acq.origin_x, 0, -gsd, acq.origin_y],
                   "raster:bands": [bands], "roles": ["data", "reflectance"]})
     return asset
+
+
+ANGLE_STEP_M = 5_000.0  # MTD_TL's angle grids: 5 km steps from the tile's corner, 23 × 23 nodes
+ANGLE_NODES = 23
+DETECTOR_OVERLAP_M = 500.0  # neighbouring detectors overlap ~100 px (1 km) at their boundaries, as real ones do
+GRID_BANDS = {"B02": 1, "B03": 2, "B04": 3, "B08": 7, "B11": 11, "B12": 12}  # MTD_TL bandId counts from B01 = 0
+
+
+def granule_metadata_xml(acq: Acquisition) -> str:
+    """The parts of an L2A MTD_TL.xml that say which detector saw where: tile geocoding and, per band
+    and detector, the viewing zenith/azimuth on the 5 km grid, NaN outside the detector's stripe."""
+    track, west, north = acq.track, acq.origin_x, acq.origin_y
+    xs = west + np.arange(ANGLE_NODES) * ANGLE_STEP_M
+    ys = north - np.arange(ANGLE_NODES) * ANGLE_STEP_M
+    gx, gy = np.meshgrid(xs, ys)
+    cross = track.cross_m(gx, gy)
+    zenith = np.degrees(np.arctan(np.abs(cross) / msi.ALTITUDE_M))
+    azimuth = np.where(cross > 0, (np.degrees(np.arctan2(track.north, -track.east)) + 180) % 360,
+                       np.degrees(np.arctan2(track.north, -track.east)) % 360)
+    width = msi.SWATH_M / msi.N_DETECTORS
+    grids = []
+    for det in range(1, msi.N_DETECTORS + 1):
+        lo = -msi.SWATH_M / 2 + (det - 1) * width - DETECTOR_OVERLAP_M
+        inside = (cross >= lo) & (cross < lo + width + 2 * DETECTOR_OVERLAP_M)
+        if not inside.any():
+            continue
+        for band_id in GRID_BANDS.values():
+            grids.append(f'<Viewing_Incidence_Angles_Grids bandId="{band_id}" detectorId="{det}">'
+                         f"{_angle_grid('Zenith', np.where(inside, zenith, np.nan))}"
+                         f"{_angle_grid('Azimuth', np.where(inside, azimuth, np.nan))}</Viewing_Incidence_Angles_Grids>")
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<n1:Level-2A_Tile_ID xmlns:n1="https://psd-14.sentinel2.eo.esa.int/PSD/S2_PDI_Level-2A_Tile_Metadata.xsd">'
+            f"<n1:General_Info><SENSING_TIME metadataLevel=\"Standard\">{_iso(acq.sensing_time)}</SENSING_TIME></n1:General_Info>"
+            '<n1:Geometric_Info><Tile_Geocoding metadataLevel="Brief"><HORIZONTAL_CS_CODE>EPSG:32631</HORIZONTAL_CS_CODE>'
+            f'<Size resolution="10"><NROWS>{acq.size_px}</NROWS><NCOLS>{acq.size_px}</NCOLS></Size>'
+            f'<Geoposition resolution="10"><ULX>{west:.0f}</ULX><ULY>{north:.0f}</ULY><XDIM>10</XDIM><YDIM>-10</YDIM></Geoposition>'
+            f'</Tile_Geocoding><Tile_Angles metadataLevel="Standard">{"".join(grids)}</Tile_Angles></n1:Geometric_Info>'
+            "</n1:Level-2A_Tile_ID>\n")
+
+
+def _angle_grid(name: str, values: np.ndarray) -> str:
+    rows = "".join("<VALUES>" + " ".join("NaN" if np.isnan(v) else f"{v:.4f}" for v in row) + "</VALUES>" for row in values)
+    return (f'<{name}><COL_STEP unit="m">{ANGLE_STEP_M:.0f}</COL_STEP><ROW_STEP unit="m">{ANGLE_STEP_M:.0f}</ROW_STEP>'
+            f"<Values_List>{rows}</Values_List></{name}>")
 
 
 def _footprint(world: World, acq: Acquisition) -> dict:

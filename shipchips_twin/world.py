@@ -7,6 +7,10 @@ instant. Geometry lives in a real UTM zone (EPSG:32631, North Sea off the Dutch 
 Vessel motion is a timed polyline in UTM metres (`Track`): straight lanes at constant speed, anchored
 ships at a fixed point. Positions are exact at any time; AIS reports sample them at each vessel's
 class A / class B cadence (SPEC-NOTES §2).
+
+Scenes image like MSI (`twin/msi.py`): each band of each detector sees a ship at its own instant,
+its row's time along the track plus the band's delay, so a moving ship sits at a different place in
+every band; `WorldSpec.msi_timing=False` draws every ship at the granule's `datetime` instead.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from functools import cached_property
 
 import numpy as np
 from pyproj import Transformer
+
+from shipchips_twin import msi
 
 EPSG = 32631
 PIXEL_M = 10.0
@@ -115,6 +121,17 @@ class Acquisition:
     clouds: tuple[Cloud, ...] = ()
     # fraction of the grid's left edge lost to the swath edge (a nodata wedge), 0 for none
     nodata_wedge: float = 0.0
+    # where the track's nadir line passes, to the right of the flight direction from the tile centre
+    nadir_offset_m: float = -40_000.0
+
+    @property
+    def tile_centre(self) -> tuple[float, float]:
+        """The grid is the north-west corner of a 109.8 km Sentinel-2 tile: the centre its `datetime` refers to."""
+        return self.origin_x + msi.TILE_SIDE_M / 2, self.origin_y - msi.TILE_SIDE_M / 2
+
+    @property
+    def track(self) -> msi.GroundTrack:
+        return msi.ground_track(EPSG, *self.tile_centre, self.nadir_offset_m)
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -149,6 +166,8 @@ class WorldSpec:
     # many days before each of `days`, as Sentinel-2's 5-day repeat flies them (multiples of 5; the
     # other satellite on odd cycles); a date that is one of `days` is not repeated
     history_days: tuple[int, ...] = (5,)
+    # scenes image like MSI (each band at its own instant per row and detector); False: all at `datetime`
+    msi_timing: bool = True
 
 
 # Lanes: (start, end) in UTM; vessels run from start to end or back. All lie in open water.
@@ -376,15 +395,27 @@ class World:
         )
         return [west, east]
 
-    def vessels_in(self, acq: Acquisition) -> list[tuple[Vessel, float, float]]:
-        """Vessels whose true position at the acquisition's sensing time lies inside its grid."""
+    def imaged_at(self, vessel: Vessel, acq: Acquisition, band: str = msi.REFERENCE_BAND) -> tuple[float, float, float]:
+        """Epoch seconds at which `band` imaged the vessel, and its (x, y) then: the band's time
+        depends on where the vessel is, so the two are iterated (it moves ≤ 10 m/s, the line 6.7 km/s)."""
+        t0 = _epoch(acq.sensing_time)
+        x, y = vessel.track.position(t0)
+        if not self.spec.msi_timing:
+            return t0, float(x), float(y)
+        t = t0
+        for _ in range(3):
+            t = t0 + float(acq.track.band_time_s(x, y, band))
+            x, y = vessel.track.position(t)
+        return t, float(x), float(y)
+
+    def vessels_in(self, acq: Acquisition, band: str = msi.REFERENCE_BAND) -> list[tuple[Vessel, float, float]]:
+        """Vessels whose position when `band` imaged them lies inside the acquisition's grid."""
         west, south, east, north = acq.bounds
-        t = _epoch(acq.sensing_time)
         found = []
         for v in self.vessels:
-            x, y = v.track.position(t)
+            _, x, y = self.imaged_at(v, acq, band)
             if west <= x < east and south < y <= north:
-                found.append((v, float(x), float(y)))
+                found.append((v, x, y))
         return found
 
 

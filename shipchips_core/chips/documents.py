@@ -19,9 +19,10 @@ from shipchips_core import __version__
 from shipchips_core.chips.arrays import ChipArrays
 from shipchips_core.chips.masks import MASK_NAMES
 from shipchips_core.sentinel2.bands import BAND_NAMES, WAVELENGTHS_UM
+from shipchips_core.sentinel2.sensing import band_offset_s
 
-METADATA_SCHEMA_VERSION = "1.1.0"
-LABEL_SCHEMA_VERSION = "1.1.0"
+METADATA_SCHEMA_VERSION = "1.2.0"
+LABEL_SCHEMA_VERSION = "1.2.0"
 
 
 def clean(value: Any) -> Any:
@@ -73,8 +74,43 @@ def label_document(tile_id: str, chip: ChipArrays, cand: dict, vessel: dict) -> 
         "nav_status": clean(vessel.get("nav_status")),
         "position_uncertainty_m": round(float(cand["uncertainty_m"]), 3),
         "position_uncertainty_px": round(float(cand["uncertainty_m"]) / gsd, 3),
+        "sensing": sensing_block(chip, cand),
         # the heading says where the bow points; without it the course is the best guess
         "oriented_box_px": oriented_box(chip.ship_row, chip.ship_col, heading if heading is not None else cog, vessel, gsd),
+    }
+
+
+PARITY_NAMES = {1: "odd", -1: "even", 0: None}
+
+
+def sensing_block(chip: ChipArrays, cand: dict) -> dict:
+    """When MSI saw the ship and where each band did. The centre (and the chip window) is the ship
+    when the reference band imaged it: on its detector's parity when the granule metadata told it,
+    else at the mean of both parities. Each band's offset from that instant and the ship's pixel then
+    (its SOG/COG over the offset) are given for odd and for even detectors; `detector_parity` says
+    which applies, if known."""
+    gsd = abs(chip.transform.a)
+    sog, cog = clean(cand.get("sog_kn")), clean(cand.get("cog_deg"))
+    v = 0.0 if sog is None or cog is None else sog * 1852.0 / 3600.0
+    c = math.radians(cog or 0.0)
+    speed, parity = float(cand["track_speed_m_s"]), int(cand["detector_parity"])
+    at_centre = band_offset_s(cand["reference_band"], parity, speed)
+    bands = {}
+    for asset in chip.band_assets:
+        name = BAND_NAMES[asset]
+        offsets = {p: band_offset_s(name, sign, speed) - at_centre for p, sign in (("odd", 1), ("even", -1))}
+        bands[name] = {
+            "offset_s": {p: round(t, 4) for p, t in offsets.items()},
+            "pixel": {p: {"row": round(chip.ship_row - v * t * math.cos(c) / gsd, 3),
+                          "col": round(chip.ship_col + v * t * math.sin(c) / gsd, 3)} for p, t in offsets.items()},
+        }
+    return {
+        "time": pd.Timestamp(cand["sensing_time"]).isoformat(),
+        "offset_from_datetime_s": round(float(cand["sensing_offset_s"]), 4),
+        "reference_band": cand["reference_band"],
+        "timing_error_s": round(float(cand["timing_error_s"]), 4),
+        "detector_parity": PARITY_NAMES[parity],
+        "bands": bands,
     }
 
 
@@ -121,7 +157,11 @@ def metadata_document(row: dict, chip: ChipArrays, cand: dict, scene: dict, vess
                 "sog_kn": clean(cand.get("sog_kn")), "cog_deg": clean(cand.get("cog_deg")),
                 "heading_deg": clean(cand.get("heading_deg"))},
         "scene": {"id": row["scene_id"], "collection": row["collection"],
-                  "datetime": pd.Timestamp(row["acq_time"]).isoformat(), "platform": clean(scene["platform"]),
+                  "datetime": pd.Timestamp(row["acq_time"]).isoformat(),
+                  "sensing_time": pd.Timestamp(cand["sensing_time"]).isoformat(),
+                  "sensing_offset_s": round(float(cand["sensing_offset_s"]), 4),
+                  "reference_band": cand["reference_band"], "timing_error_s": round(float(cand["timing_error_s"]), 4),
+                  "platform": clean(scene["platform"]),
                   "mgrs_tile": clean(scene["mgrs_tile"]), "processing_baseline": clean(scene["processing_baseline"]),
                   "boa_offset_applied": clean(scene["boa_offset_applied"]),
                   "radiometry_rule": row["radiometry_rule"], "dn_scale": float(scene["dn_scale"]),

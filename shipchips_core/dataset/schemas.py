@@ -180,7 +180,10 @@ CHIP_CANDIDATES = pa.DataFrameSchema(
         "acq_time": _col(UTC_TS),
         "epsg": _col("int64"),
         "footprint_wkt": _col(str),
-        # the ship at the scene's sensing time; NaN (and method "none") where no fix was close enough
+        "grid_origin_x": _col("float64", nullable=True),  # the granule's grid: its centre for the timing model
+        "grid_origin_y": _col("float64", nullable=True),
+        "href_granule_metadata": _col(object, nullable=True),  # MTD_TL.xml: the detector parity per point
+        # the ship at its own sensing instant (`sensing_time`); NaN (and method "none") where no fix was close enough
         "lon": _lon(nullable=True),
         "lat": _lat(nullable=True),
         "method": _col(str, pa.Check.isin(INTERP_METHODS)),
@@ -198,6 +201,13 @@ CHIP_CANDIDATES = pa.DataFrameSchema(
         "fix_after_time": _col(UTC_TS, nullable=True),
         "x_utm": _col("float64", nullable=True),
         "y_utm": _col("float64", nullable=True),
+        # when the reference band imaged the ship's row (`sentinel2/sensing.py`): +1 odd / -1 even detector, 0 unknown
+        "detector_parity": _col("int64", pa.Check.isin([-1, 0, 1])),
+        "reference_band": _col(str),
+        "sensing_offset_s": _col("float64"),
+        "sensing_time": _col(UTC_TS),
+        "timing_error_s": _col("float64", pa.Check.ge(0)),
+        "track_speed_m_s": _col("float64", nullable=True),
         "match_status": _col(str, pa.Check.isin(MATCH_STATUSES)),
     },
     strict=True,

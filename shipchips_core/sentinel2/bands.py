@@ -39,8 +39,10 @@ STACK_ASSETS = {
     "rgbn_swir": (*RGBN_ASSETS, "swir16", "swir22"),
 }
 SCL_ASSET = "scl"
-# every asset a scene row keeps the href of: the widest stack and the classification
-SCENE_ASSETS = (*STACK_ASSETS["rgbn_swir"], SCL_ASSET)
+# the granule's MTD_TL.xml: which detector saw where (`sentinel2/detectors.py`)
+GRANULE_METADATA_ASSET = "granule_metadata"
+# every asset a scene row keeps the href of: the widest stack, the classification and the granule metadata
+SCENE_ASSETS = (*STACK_ASSETS["rgbn_swir"], SCL_ASSET, GRANULE_METADATA_ASSET)
 
 # Scene Classification Layer classes (L2A), and the groups the masks use
 SCL_CLASSES = {

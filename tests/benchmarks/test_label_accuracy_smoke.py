@@ -20,7 +20,11 @@ def report(tmp_path_factory) -> dict:
 def test_labels_sit_on_the_true_ships(report):
     ours = report["ours"]
     assert ours["n"] >= 4  # a handful of real chips, each label read back from its JSON
-    assert ours["max_px"] < 1.0 and ours["median_px"] < 0.5
+    # the truth is where the twin's MSI saw the ship in B02: up to 1.3 px off the label for a fast ship
+    # whose detector the granule metadata leaves unknown
+    assert ours["max_px"] < 2.0 and ours["median_px"] < 0.5
+    assert report["old_rule"]["median_px"] > ours["median_px"]  # the item datetime misses the row's instant
+    assert ours["uncertainty_covers"] >= 0.95
     assert report["label_lonlat_vs_pixel_max_px"] < 0.01  # the label's two positions agree
 
 
@@ -30,9 +34,11 @@ def test_baseline_and_coverage_are_measured(report):
     assert base["median_px"] > report["ours"]["median_px"]  # the nearest fix lags a moving ship
     assert report["clear_ships"] > 0 and 0 < report["ours"]["coverage"] <= 1
     assert 0 < base["coverage"] <= 1
-    assert [t["name"] for t in report["targets"]] == [
-        "median label error (px)", "p95 label error (px)", "labels more than 3 px off (fraction)",
-        "clear-water ships that get a chip (fraction)"]
+    names = [t["name"] for t in report["targets"]]
+    assert names[:4] == ["median label error (px)", "p95 label error (px)", "labels more than 3 px off (fraction)",
+                         "clear-water ships that get a chip (fraction)"]
+    assert names[-1] == "labels whose stated uncertainty covers the true error (fraction)"
+    assert any(n.startswith("under way, ") and n.endswith(": p95 (px)") for n in names[4:-1])
 
 
 def test_report_written(report):

@@ -36,10 +36,13 @@ def test_every_chip_is_256_float32_utm_and_centred_on_the_true_ship(pipeline_run
             assert set(ds.dtypes) == {"float32"}
             assert ds.crs.to_epsg() == row.epsg == 32631
             assert ds.descriptions == ("B02", "B03", "B04", "B08")
-            x, y = world.truth_xy(row.mmsi, row.acq_time.to_pydatetime())
+            acq = next(a for a in world.acquisitions if a.sensing_time == row.acq_time.to_pydatetime())
+            _, x, y = world.imaged_at(world.vessel(int(row.mmsi)), acq, "B02")  # where MSI saw it in B02
             col, r = ~ds.transform @ (float(x), float(y))
-        # the chip centre is the corner between pixels 127 and 128 on both axes
-        assert np.hypot(col - 128, r - 128) <= 1.0, (row.tile_id, col, r)
+        parity = json.loads(storage.read_bytes(row.label_path))["sensing"]["detector_parity"]
+        # the chip centre is the corner between pixels 127 and 128 on both axes; where the granule
+        # metadata leaves the detector unknown, B02 saw the ship up to 1.3 s (1.3 px at 20 kn) off the mean
+        assert np.hypot(col - 128, r - 128) <= (1.0 if parity else 2.0), (row.tile_id, col, r, parity)
 
 
 def test_chips_show_reflectance_not_dn(pipeline_run):

@@ -34,7 +34,7 @@ def test_one_complete_folder_per_acquisition_and_collection(scene_catalog, twin_
     assert len(catalog_items) == 2 * len(twin_world.acquisitions) == 8
     for item in catalog_items:
         folder = scene_catalog / item["collection"] / item["id"]
-        assert {p.name for p in folder.iterdir()} == {f"{k}.tif" for k in ASSETS} | {"item.json", MARKER}
+        assert {p.name for p in folder.iterdir()} == {f"{k}.tif" for k in ASSETS} | {"item.json", "granule_metadata.xml", MARKER}
     ids = {i["id"] for i in catalog_items}
     assert "S2A_31UES_20260615_0_L2A" in ids and "S2B_31UFS_20260620_0_L2A" in ids
     assert "S2A_T31UES_20260615T100951_L2A" in ids  # c1: the datatake time, minutes before `datetime`
@@ -116,7 +116,7 @@ def test_brightest_nir_pixel_marks_each_ships_true_position(scene_catalog, twin_
             transform = ds.transform
         with rasterio.open(_path(scene_catalog, l2a, "scl")) as ds:
             scl = ds.read(1)
-        vessels = twin_world.vessels_in(acq)
+        vessels = twin_world.vessels_in(acq, "B08")  # NIR sees each ship at B08's own instant
         for vessel, x, y in vessels:
             if any(o is not vessel and math.hypot(x - ox, y - oy) < 400 for o, ox, oy in vessels):
                 continue  # a neighbour's hull could be the brightest
@@ -159,8 +159,11 @@ def test_item_json_has_the_earth_search_fields(twin_world, catalog_items):
             props["s2:high_proba_clouds_percentage"] + props["s2:medium_proba_clouds_percentage"], abs=1e-5)
         assert props.get("earthsearch:boa_offset_applied") is (None if c1 else True)
         assert [link["rel"] for link in item["links"]] == ["self", "parent", "collection", "root"]
-        assert list(item["assets"]) == list(ASSETS)
-        for key, asset in item["assets"].items():
+        assert list(item["assets"]) == [*ASSETS, "granule_metadata"]
+        meta = item["assets"]["granule_metadata"]
+        assert meta["href"] == f"data/{item['collection']}/{item['id']}/granule_metadata.xml"
+        assert meta["type"] == "application/xml" and meta["roles"] == ["metadata"]
+        for key, asset in ((k, a) for k, a in item["assets"].items() if k != "granule_metadata"):
             assert asset["href"] == f"data/{item['collection']}/{item['id']}/{key}.tif"
             assert asset["type"] == "image/tiff; application=geotiff; profile=cloud-optimized"
             assert asset["title"] and asset["roles"] == ["data", "reflectance"]

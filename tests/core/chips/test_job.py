@@ -58,6 +58,8 @@ def _candidates(world, scenes, points):
                 "fix_before_time": scene["datetime"] - pd.Timedelta(seconds=4), "fix_before_lon": float(lon),
                 "fix_before_lat": float(lat), "fix_after_time": pd.NaT, "fix_after_lon": np.nan,
                 "fix_after_lat": np.nan, "match_status": "ok",
+                "sensing_time": scene["datetime"] - pd.Timedelta(seconds=6.5), "sensing_offset_s": -6.5,
+                "reference_band": "B02", "timing_error_s": 1.49, "track_speed_m_s": 6_700.0, "detector_parity": 0,
             })
     return pd.DataFrame(rows)
 
@@ -185,6 +187,17 @@ def test_documents_validate_against_the_published_json_schemas(tmp_path, twin_wo
     jsonschema.validate(label, label_schema)
     assert [b["name"] for b in meta["chip"]["bands"]] == ["B02", "B03", "B04", "B08", "B11", "B12"]
     assert meta["scene"]["radiometry_rule"] == row.radiometry_rule
+    sensing = label["sensing"]
+    assert sensing["offset_from_datetime_s"] == -6.5 and meta["scene"]["sensing_offset_s"] == -6.5
+    assert sensing["reference_band"] == "B02" and sensing["detector_parity"] is None
+    centre = label["ship_center"]["pixel"]
+    b04 = sensing["bands"]["B04"]
+    # 10 kn due east: on odd detectors B04 sees the ship 1.29 + 1.00 s after its row's time, 1.18 px further east
+    assert b04["offset_s"]["odd"] == pytest.approx(2.288, abs=0.002) and b04["offset_s"]["even"] == -b04["offset_s"]["odd"]
+    assert b04["pixel"]["odd"]["col"] - centre["col"] == pytest.approx(10 * 1852 / 3600 * b04["offset_s"]["odd"] / 10, abs=2e-3)
+    assert b04["pixel"]["even"]["col"] - centre["col"] == pytest.approx(centre["col"] - b04["pixel"]["odd"]["col"], abs=2e-3)
+    assert b04["pixel"]["odd"]["row"] == pytest.approx(centre["row"], abs=1e-3)
+    assert sorted(sensing["bands"]) == ["B02", "B03", "B04", "B08", "B11", "B12"]
     broken = {**label, "mmsi": "244000001"}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, label_schema)

@@ -40,7 +40,12 @@ def test_candidates_get_a_position_in_the_scene_crs_and_a_status():
     assert status == {244000001: "ok", 244000002: "outside_footprint", 244000003: "no_position",
                       244000004: "uncertainty_too_high"}
     ok = out[out.mmsi == 244000001].iloc[0]
-    assert ok.lon == pytest.approx(3.8001)
+    # no grid origin: the footprint's centre (52.15°N) stands for the granule's; the ship, 5.5 km
+    # south of it on a descending (southward) pass, was imaged ~0.8 s after `datetime`
+    assert 0.6 < ok.sensing_offset_s < 1.0
+    assert ok.sensing_time == T + pd.Timedelta(seconds=ok.sensing_offset_s)
+    assert ok.lon == pytest.approx(3.8 + 0.0002 * (5 + ok.sensing_offset_s) / 10, abs=1e-7)  # ms clock
+    assert ok.reference_band == "B02"
     assert 400_000 < ok.x_utm < 700_000 and 5_700_000 < ok.y_utm < 5_900_000
 
 
@@ -48,6 +53,9 @@ def test_scene_outside_the_plan_window_is_not_a_candidate():
     plan = _plan([244000001]).assign(window_end=T - pd.Timedelta(minutes=1))
     ais = pd.DataFrame([_fix(244000001, -5, 3.8, 52.1)])
     assert match_candidates(plan, _scenes(), ais, MatchingConfig()).empty
+    # no usable scene or no plan at all: an empty table, not an error
+    assert match_candidates(plan, _scenes().assign(status="invalid"), ais, MatchingConfig()).empty
+    assert match_candidates(_plan([]), _scenes(), ais, MatchingConfig()).empty
 
 
 def test_the_same_acquisition_in_two_collections_is_matched_once():
@@ -58,3 +66,24 @@ def test_the_same_acquisition_in_two_collections_is_matched_once():
     assert list(out.collection) == ["sentinel-2-c1-l2a"]
     out = match_candidates(_plan([244000001]), scenes, ais, MatchingConfig(), ("sentinel-2-l2a", "sentinel-2-c1-l2a"))
     assert list(out.collection) == ["sentinel-2-l2a"]
+
+
+def test_the_granule_metadata_tells_the_detector_and_so_the_reference_bands_instant(tmp_path):
+    from pyproj import Transformer
+
+    from tests.core.sentinel2.test_detectors import MTD
+
+    x, y = Transformer.from_crs(4326, 32631, always_xy=True).transform(3.8001, 52.1)
+    # the ship in the grid's west cell (detector 3, odd)
+    mtd = MTD.replace(b"<ULX>500000</ULX><ULY>5800000</ULY>", f"<ULX>{x - 2500:.0f}</ULX><ULY>{y + 7500:.0f}</ULY>".encode())
+    (tmp_path / "MTD_TL.xml").write_bytes(mtd)
+    ais = pd.DataFrame([_fix(244000001, -5, 3.8, 52.1), _fix(244000001, 5, 3.8002, 52.1)])
+    plain = match_candidates(_plan([244000001]), _scenes(), ais, MatchingConfig()).iloc[0]
+    scenes = _scenes().assign(href_granule_metadata=str(tmp_path / "MTD_TL.xml"))
+    known = match_candidates(_plan([244000001]), scenes, ais, MatchingConfig()).iloc[0]
+    assert plain.detector_parity == 0 and known.detector_parity == 1
+    # odd detectors see B02 half the odd/even stagger (17.3 km at 6.7 km/s) after the row's mean
+    assert known.sensing_offset_s - plain.sensing_offset_s == pytest.approx(1.29, abs=0.01)
+    assert known.timing_error_s < plain.timing_error_s - 1.0
+    missing = _scenes().assign(href_granule_metadata=str(tmp_path / "absent.xml"))
+    assert match_candidates(_plan([244000001]), missing, ais, MatchingConfig()).iloc[0].detector_parity == 0
