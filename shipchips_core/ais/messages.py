@@ -40,7 +40,7 @@ def _bounded_repr() -> reprlib.Repr:
     return r
 
 
-_show = _bounded_repr().repr  # a value in an error message: bounded in size and depth, never recursing
+show_value = _show = _bounded_repr().repr  # a value in an error message: bounded in size and depth, never recursing
 
 # Go's time.String(): fractional digits vary (trailing zeros dropped), aisstream sends up to 9
 _TIME_RE = re.compile(r"^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))? \+0000 UTC$")
