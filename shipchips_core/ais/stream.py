@@ -34,6 +34,7 @@ from websockets.exceptions import ConnectionClosed, InvalidURI
 
 from .. import layout
 from ..config import AisConfig, Config
+from .journal import recover_journals
 from .landing import Lander, remove_stale_temporaries
 from .messages import MalformedMessage, decode_frame, parse_message, parse_time_utc, show_value
 from .reconnect import Backoff, HandshakeRefused
@@ -70,6 +71,7 @@ class CollectorSettings:
     # the `ais` config keys of the same names (meanings and defaults live there)
     flush_messages: int = _AIS.flush_messages
     flush_seconds: float = _AIS.flush_seconds
+    sync_seconds: float = _AIS.sync_seconds
     connect_timeout_seconds: float = _AIS.connect_timeout_seconds
     reconnect_base_seconds: float = _AIS.reconnect_base_seconds
     reconnect_max_seconds: float = _AIS.reconnect_max_seconds
@@ -108,7 +110,8 @@ def settings_from_config(cfg: Config, api_key: str, **overrides: Any) -> Collect
 @dataclass
 class CollectStats:
     received: int = 0  # frames read from the socket
-    landed: int = 0  # messages put in a landing file (durable once flushed)
+    landed: int = 0  # messages put in a landing file (durable once committed)
+    committed: int = 0  # lines (landed and quarantined) fsynced in journals or landing files
     flushed: int = 0  # lines (landed and quarantined) in renamed, fsynced files
     quarantined: int = 0
     control: int = 0  # tolerated non-AIS first frames (a subscription confirmation)
@@ -123,6 +126,9 @@ class CollectStats:
     disconnects: Counter = field(default_factory=Counter)  # close code (1006 = no close frame) → count
     server_errors: Counter = field(default_factory=Counter)  # transient {"error": ...} texts (quarantined)
     stale_temporaries_removed: int = 0
+    journals_recovered: int = 0  # a killed run's journals landed at start-up
+    lines_recovered: int = 0  # lines in them
+    torn_bytes_dropped: int = 0  # their incomplete last lines (a power cut mid-write)
     stop_reason: str = ""  # "stop_at", "max_seconds", "server_close", "SIGTERM", "SIGINT"
 
     def summary(self) -> dict[str, Any]:
@@ -238,8 +244,9 @@ async def collect(
         raise ValueError(f"stop_at must be timezone-aware (UTC), got {stop_at!r}")
     stats = CollectStats() if stats is None else stats
     stats.stale_temporaries_removed = remove_stale_temporaries(storage)
+    stats.journals_recovered, stats.lines_recovered, stats.torn_bytes_dropped = recover_journals(storage.path(""))
     lander = Lander(storage, stats, flush_messages=settings.flush_messages, flush_seconds=settings.flush_seconds,
-                    max_pending=max(settings.max_pending_lines, settings.flush_messages))
+                    max_pending=settings.max_pending_lines, sync_seconds=settings.sync_seconds)
     session = _Session(lander, stats, stop_at, settings.api_key)
     stop = _Stop(max_seconds, handle_signals)
     tasks = [asyncio.create_task(c) for c in (

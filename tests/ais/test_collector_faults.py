@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from shipchips_core.ais import journal
 from shipchips_core.ais.landing import LandingError
 from shipchips_core.ais.stream import AisStreamFatal, CollectorSettings, CollectStats, collect, run_collector
 from shipchips_core.storage import LocalStorage
@@ -127,45 +128,40 @@ def test_a_confirmation_first_frame_is_tolerated_on_every_connection(world, box,
     assert Counter(_lines(storage, "aisstream")) == Counter(_expected(world, box))
 
 
-class _StallingStorage(LocalStorage):
-    """A disk whose first write hangs for a while; records what the receive loop did meanwhile."""
-
-    def __init__(self, root, stats_ref: list, stall: float):
-        super().__init__(root)
-        self.stats_ref, self.stall, self.during = stats_ref, stall, None
-        self._lock = threading.Lock()
-
-    def write_bytes(self, rel: str, data: bytes) -> str:
-        with self._lock:
-            first, self.stall = self.stall, 0.0
-        if first:
-            before = self.stats_ref[0].received
-            time.sleep(first)
-            self.during = self.stats_ref[0].received - before
-        return super().write_bytes(rel, data)
-
-
-def test_the_receive_loop_keeps_reading_while_the_disk_stalls(world, tmp_path):
+def test_the_receive_loop_keeps_reading_while_the_disk_stalls(world, tmp_path, monkeypatch):
     """A paced twin that drops readers lagging by 64 KiB: the collector is never dropped, because
-    landing files are written off the event loop."""
+    landing journals are written and fsynced off the event loop."""
     lon0, lat0, lon1, lat1 = world.bbox_lonlat
     everything = [[[lat0, lon0], [lat1, lon1]]]
     expected = _expected(world, everything)
     stats = CollectStats()
-    storage = _StallingStorage(tmp_path / "root", [stats], stall=0.5)
+    seen: dict[str, int] = {}
+    real_fsync = journal._fsync
+
+    def stalling_fsync(fd):  # the first group commit's fsync hangs for 0.5 s
+        if not seen:
+            seen["before"] = stats.received
+            time.sleep(0.5)
+            seen["during"] = stats.received - seen["before"]
+        real_fsync(fd)
+
+    monkeypatch.setattr(journal, "_fsync", stalling_fsync)
     faults = Faults(slow_reader_bytes=64 * 1024)
     with AisStreamTwin(world, START, END, api_key=KEY, speedup=1200.0, faults=faults) as twin:  # ~1 s
-        asyncio.run(collect(_settings(twin.url, everything, flush_messages=100), storage, stats=stats))
+        asyncio.run(collect(_settings(twin.url, everything, flush_messages=100), LocalStorage(tmp_path / "root"),
+                            stats=stats))
     assert twin.slow_reader_drops == 0 and not stats.disconnects
-    assert storage.during > 100  # messages kept arriving during the 0.5 s stall
-    assert Counter(_lines(storage, "aisstream")) == Counter(expected)
+    assert seen["during"] > 100  # messages kept arriving during the 0.5 s stall
+    assert Counter(_lines(LocalStorage(tmp_path / "root"), "aisstream")) == Counter(expected)
 
 
-def test_a_failing_disk_stops_the_collector(world, box, tmp_path):
-    class Full(LocalStorage):
-        def write_bytes(self, rel, data):
-            raise OSError(28, "No space left on device")
+def test_a_failing_disk_stops_the_collector_naming_the_file(world, box, storage, monkeypatch):
+    def full(fd, data):
+        raise OSError(28, "No space left on device")
 
+    monkeypatch.setattr(journal, "_write_all", full)
     with AisStreamTwin(world, START, END, api_key=KEY) as twin:
-        with pytest.raises(LandingError, match="No space left"):
-            _collect(twin, box, Full(tmp_path / "root"), flush_messages=50)
+        with pytest.raises(LandingError, match=r"ais/20260615/\.aisstream-\d+-000000\.jsonl\.journal: "
+                                                r"\[Errno 28\] No space left on device") as err:
+            _collect(twin, box, storage, flush_messages=50)
+    assert str(storage.root) in str(err.value)  # the absolute path, for the operator
