@@ -316,7 +316,10 @@ async def _connections(settings: CollectorSettings, session: _Session, stop_on_s
                     if await _pump(ws, session, settings):
                         return "stop_at"
                 except ConnectionClosed as exc:
-                    code, why = (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd is not None else (1006, "no close frame")
+                    # the server's close code; else ours (1009: a frame over websockets' 1 MiB limit,
+                    # 1007: a text frame that is not UTF-8); else 1006, no close frame at all
+                    close = exc.rcvd or exc.sent
+                    code, why = (close.code, close.reason) if close is not None else (1006, "no close frame")
                     if code == 1000 and stop_on_server_close:
                         return "server_close"
                     stats.disconnects[code] += 1
