@@ -112,10 +112,23 @@ class JournalWriter:
     # -- the thread -------------------------------------------------------------------------------
     def _run(self) -> None:
         while True:
-            commit = self._queue.get()
+            commit, last = self._queue.get(), False
             if commit is None:
                 return
+            while not last:  # a disk that fell behind catches up: everything queued is one commit
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    last = True
+                else:
+                    commit.appends += more.appends
+                    commit.closes += more.closes
+                    commit.lines += more.lines
             if self.error is not None:
+                if last:
+                    return
                 continue  # after a failure nothing more is written; the loop raises the error
             try:
                 self._apply(commit)
@@ -123,10 +136,15 @@ class JournalWriter:
                 self.error = LandingError(f"cannot write AIS landing file {exc.filename or '?'}: "
                                           f"[Errno {exc.errno}] {exc.strerror or exc}")
                 log.error("%s", self.error)
+            if last:
+                return
 
     def _apply(self, commit: _Commit) -> None:
-        written: dict[int, JournalFile] = {}
+        per_file: dict[JournalFile, list[bytes]] = {}  # one write per file, lines in arrival order
         for jf, lines in commit.appends:
+            per_file.setdefault(jf, []).extend(lines)
+        written: dict[int, JournalFile] = {}
+        for jf, lines in per_file.items():
             if not lines:
                 continue
             path = journal_path(jf.final)

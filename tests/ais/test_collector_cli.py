@@ -196,3 +196,28 @@ def test_missing_key_exits_2(root, tmp_path):
     proc = _start(env, tmp_path)  # tmp_path has no .env
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 2 and "AISSTREAM_API_KEY is not set" in err
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A 256 KiB tmpfs (needs the right to mount, else the test is skipped)."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def test_a_full_disk_exits_1_naming_the_file(world, tmp_path, small_filesystem, shipped_config):
+    root = small_filesystem / "root"
+    end = START + timedelta(minutes=60)
+    with AisStreamTwin(world, START, end, api_key=KEY) as twin:  # unpaced: ~4,000 messages, ~4 MB
+        proc = _start(_kill_env(twin.url, root), tmp_path)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1, err
+    message = err.strip().splitlines()[-1]
+    assert message.startswith(f"collect: cannot write AIS landing file {root}/ais/20260615/")
+    assert message.endswith("[Errno 28] No space left on device") and "Traceback" not in err
