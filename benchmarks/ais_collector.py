@@ -1,6 +1,7 @@
-"""Collector throughput and memory against the aisstream twin pushing as fast as it can.
+"""Collector throughput and memory against the aisstream twin pushing as fast as it can, and the
+messages a SIGKILL loses at the world-feed rate.
 
-    .venv/bin/python -m benchmarks.ais_collector [--hours 12] [--out ~/.cache/shipchips-bench/ais_collector.json]
+    .venv/bin/python -m benchmarks.ais_collector [--hours 12] [--kills 8] [--out ~/.cache/shipchips-bench/ais_collector.json]
 
 1. The twin (the default world, `--hours` of replay from 00:00 UTC of the sample day: ≥ 200k messages)
    runs in its own process, so it does not share the collector's GIL, unpaced: it sends as fast as
@@ -10,6 +11,11 @@
    and the process's RSS every 10 ms.
 3. Figures: sustained msg/s from the first to the last message, the slowest 1-s window, peak RSS
    (VmHWM) when 50k and 200k messages had arrived, and whether every sent message landed.
+4. Loss per kill: the twin paced at 300 msg/s (aisstream's world feed); the collector, in its own
+   process with the shipped landing settings (5,000 messages / 5 s per file, commit every 0.1 s),
+   is SIGKILLed `--kills` times at random instants 0.5-2.5 s after it starts receiving; after each
+   kill its journals are landed as a restart does, and the loss is what the twin sent minus what
+   landed. Target: at most two commit intervals of the feed (+10 in flight) per kill.
 """
 
 from __future__ import annotations
@@ -18,13 +24,17 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
+import os
+import random
+import signal
 import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from shipchips_core.ais.stream import CollectorSettings, CollectStats, collect
+from shipchips_core.ais.journal import recover_journals
+from shipchips_core.ais.stream import CollectorSettings, CollectStats, collect, run_collector
 from shipchips_core.dataset.storage import LocalStorage
 
 TARGET_RATE = 5000.0  # msg/s sustained
@@ -34,6 +44,13 @@ TARGET_RSS_GROWTH_SHARE = 0.10
 MARKS = (50_000, 200_000)
 KEY = "bench-key"
 MB = 1024 * 1024
+KILL_RATE = 300.0  # msg/s: aisstream's world subscription
+SYNC_SECONDS = 0.1  # the shipped ais.sync_seconds
+
+
+def loss_bound(rate: float = KILL_RATE, sync_seconds: float = SYNC_SECONDS) -> int:
+    """Two commit intervals of the feed (the open one and the one being written) + 10 in flight."""
+    return int(rate * 2 * sync_seconds) + 10
 
 
 def _twin_process(conn, hours: float) -> None:
@@ -48,6 +65,68 @@ def _twin_process(conn, hours: float) -> None:
         conn.send({"url": twin.url, "box": [[[-90.0, -180.0], [90.0, 180.0]]], "total": twin.total_messages})
         conn.recv()
         conn.send({"sent": twin.messages_sent, "connections": twin.connections})
+
+
+def _paced_twin_process(conn, hours: float, rate: float) -> None:
+    """Child: the replay paced at `rate` msg/s; answers "sent" with the count, "stop" ends it."""
+    from shipchips_twin.ais_server import AisStreamTwin
+    from shipchips_twin.world import World
+
+    world = World()
+    start = datetime.combine(world.spec.days[0], datetime.min.time(), timezone.utc)
+    with AisStreamTwin(world, start, start + timedelta(hours=hours), api_key=KEY, close_when_done=False) as twin:
+        twin.speedup = rate * hours * 3600 / twin.total_messages
+        conn.send({"url": twin.url, "box": [[[-90.0, -180.0], [90.0, 180.0]]]})
+        while conn.recv() == "sent":
+            conn.send(twin.messages_sent)
+        conn.send(twin.messages_sent)
+
+
+def _collector_process(url: str, box: list, root: str) -> None:
+    """Child: the collector with the shipped landing settings, until it is killed."""
+    settings = CollectorSettings(url, KEY, box, [], stats_interval_seconds=3600)
+    run_collector(settings, LocalStorage(root), stop_on_server_close=False, handle_signals=True)
+
+
+def _landed_lines(root: Path) -> int:
+    return sum(p.read_bytes().count(b"\n") for p in root.rglob("aisstream-*.jsonl"))
+
+
+def kill_losses(kills: int, seed: int = 11) -> dict:
+    """SIGKILL the collector `kills` times at random instants against the twin paced at KILL_RATE."""
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    twin = ctx.Process(target=_paced_twin_process, args=(child, 2.0, KILL_RATE), daemon=True)
+    twin.start()
+    info = parent.recv()
+
+    def sent() -> int:
+        parent.send("sent")
+        return parent.recv()
+
+    rng, losses, lost_before = random.Random(seed), [], 0
+    with tempfile.TemporaryDirectory(prefix="ais-kill-") as tmp:
+        root = Path(tmp)
+        for _ in range(kills):
+            proc = ctx.Process(target=_collector_process, args=(info["url"], info["box"], tmp))
+            proc.start()
+            sent0, deadline = sent(), time.monotonic() + 30
+            while sent() == sent0 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.5, 2.5))
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.join(10)
+            recover_journals(root)  # what the next start does first
+            time.sleep(0.05)  # the twin notices the dead socket
+            lost = sent() - _landed_lines(root)
+            losses.append(lost - lost_before)
+            lost_before = lost
+        total_sent, landed = sent(), _landed_lines(root)
+    parent.send("stop")
+    parent.recv()
+    twin.join(10)
+    return {"rate_msg_per_s": KILL_RATE, "kills": kills, "losses": losses, "sent": total_sent, "landed": landed,
+            "bound": loss_bound(), "pass": max(losses) <= loss_bound()}
 
 
 def _proc_status() -> dict[str, float]:
@@ -130,6 +209,7 @@ def report(run: dict) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--hours", type=float, default=12.0, help="replay length (the default world: ~19k msg/h)")
+    p.add_argument("--kills", type=int, default=8, help="SIGKILLs of the loss-per-kill phase")
     p.add_argument("--out", default="~/.cache/shipchips-bench/ais_collector.json", help="the JSON report")
     args = p.parse_args(argv)
     ctx = mp.get_context("spawn")
@@ -149,6 +229,13 @@ def main(argv: list[str] | None = None) -> int:
            "final_rss_mb": samples[-1][2], "cpu_count": mp.cpu_count(), "stats": stats.summary(),
            "targets": {"msg_per_s": TARGET_RATE, "rss_growth_share": TARGET_RSS_GROWTH_SHARE}}
     lines = report(run)
+    run["kill"] = kill = kill_losses(args.kills)
+    run["pass"]["loss_per_kill"] = kill["pass"]
+    lines += [
+        f"  SIGKILL at {kill['rate_msg_per_s']:.0f} msg/s, {kill['kills']} kills: lost per kill {kill['losses']}",
+        f"  lost per kill           {sum(kill['losses']) / len(kill['losses']):>10.1f} mean, {max(kill['losses'])} max   "
+        f"target <= {kill['bound']} (2 x {SYNC_SECONDS} s of the feed + 10)   {_verdict(kill['pass'])}",
+    ]
     out = Path(args.out).expanduser()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(run, indent=1, default=str))

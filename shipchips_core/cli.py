@@ -25,7 +25,9 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 def cmd_collect(args: argparse.Namespace) -> int:
     """Collect until SIGTERM/SIGINT, `--until` or `--max-seconds` (exit 0); a bad key or config exits 2.
-    Any other failure (e.g. the disk) exits 1 with a traceback, for the supervisor to restart it."""
+    A landing file that cannot be written exits 1 naming it; any other failure exits 1 with a
+    traceback: the supervisor restarts it (and the restart lands what the journals hold)."""
+    from shipchips_core.ais.landing import LandingError
     from shipchips_core.ais.stream import AisStreamFatal, run_collector, settings_from_config
     from shipchips_core.dataset.storage import open_storage
 
@@ -48,6 +50,9 @@ def cmd_collect(args: argparse.Namespace) -> int:
     except AisStreamFatal as exc:  # its text never holds the key
         print(f"collect: {exc}", file=sys.stderr)
         return 2
+    except LandingError as exc:  # names the file and the system error (e.g. [Errno 28] No space left)
+        print(f"collect: {exc}", file=sys.stderr)
+        return 1
     print(json.dumps(stats.summary(), default=str), flush=True)
     return 0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Mapping, Sequence
 
 MALFORMED_KINDS = ("bad_json", "unknown_type", "missing_field", "bad_value")
 
@@ -30,6 +30,9 @@ class Faults:
     confirmation: bool = False
     # close (1008) a client once this many bytes wait unsent for it (it reads slower than we send)
     slow_reader_bytes: int | None = None
+    # arbitrary frames (str: a text frame, bytes: a binary one) sent as they are just before the valid
+    # message at this position: hostile input for property-based tests
+    inject: Mapping[int, Sequence[str | bytes]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = set(self.malformed.values()) - set(MALFORMED_KINDS)
@@ -39,7 +42,7 @@ class Faults:
     @property
     def per_message(self) -> bool:
         """Whether the replay must check faults before every message (the fast path skips them)."""
-        return bool(self.drop_after or self.error_reply or self.malformed or self.slow_reader_bytes)
+        return bool(self.drop_after or self.error_reply or self.malformed or self.slow_reader_bytes or self.inject)
 
 
 CONFIRMATION = json.dumps({"MessageType": "SubscriptionConfirmation", "Status": "subscribed"})

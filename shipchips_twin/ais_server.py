@@ -9,7 +9,8 @@ synchronous test or demo can point a real client at `twin.url`.
 Like a live feed, the replay clock is shared by all connections: a new connection resumes after the
 last message sent on the previous one (deterministically: nothing is skipped while nobody listens).
 `Faults` (`ais_faults.py`) injects what the real service does to a client: 1006 drops, HTTP 429 at
-the handshake, error replies, malformed frames, a confirmation first frame, slow-reader closes.
+the handshake, error replies, malformed frames, a confirmation first frame, slow-reader closes; and
+any frames a test makes up (`Faults.inject`), counted in `injected_sent`.
 """
 
 from __future__ import annotations
@@ -150,6 +151,7 @@ class AisStreamTwin:
         """Back to the start of the replay, with every counter at zero and every fault re-armed."""
         self.messages_sent = 0  # valid messages, over all connections
         self.malformed_sent = 0
+        self.injected_sent = 0  # frames of Faults.inject sent
         self.connections = 0  # subscriptions accepted or rejected (handshake completed)
         self.handshakes = 0
         self.rejected_handshakes = 0
@@ -158,6 +160,7 @@ class AisStreamTwin:
         self._cursor = 0  # index of the next message of the shared replay clock
         self._drops = set(self.faults.drop_after)
         self._malformed = dict(self.faults.malformed)
+        self._inject = {k: list(v) for k, v in self.faults.inject.items()}
         self._error_pending = self.faults.error_reply is not None
 
     @property
@@ -315,6 +318,9 @@ class AisStreamTwin:
             await ws.send(json.dumps({"error": self.faults.error_reply}))
             await ws.close(1008, self.faults.error_reply)
             return True
+        for frame in self._inject.pop(self.messages_sent, ()):
+            await ws.send(frame)
+            self.injected_sent += 1
         kind = self._malformed.pop(self.messages_sent, None)
         if kind is not None:
             await ws.send(malformed_frame(kind, text))

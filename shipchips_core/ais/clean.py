@@ -39,6 +39,10 @@ ROW_REASONS = ("position_not_available", "non_ship_mmsi", "unknown_ais_class", "
 DROP_REASONS = (*ROW_REASONS, "duplicate", "impossible_jump")
 # column: [low, stop) of valid values; anything else (the ITU not-available codes included) becomes NA
 VALID_RANGES = {"sog_kn": (0, 102.3), "cog_deg": (0, 360), "heading_deg": (0, 360), "nav_status": (0, 16)}
+# static fields, inclusive: types 100-255 are regional / reserved codes, not ship types; IMO 0 is not
+# available and the field has 30 bits; Dimension A/B have 9 bits, C/D 6. Anything else becomes NA.
+STATIC_RANGES = {"imo": (1, 2**30 - 1), "ship_type": (1, 99), "dim_a": (0, 511), "dim_b": (0, 511),
+                 "dim_c": (0, 63), "dim_d": (0, 63)}
 POSITION_FIELDS = (
     "mmsi", "time_utc", "lat", "lon", "sog_kn", "cog_deg", "heading_deg", "nav_status", "msg_type", "ais_class"
 )
@@ -196,10 +200,10 @@ def latest_static(st: pd.DataFrame) -> pd.DataFrame:
     dimensions) arrive in separate messages, so fields are merged rather than taken from one record.
     `st` has mmsi, time_utc and STATIC_FIELDS (SIZE_FIELDS optional); ties go to the later row."""
     st = st[["mmsi", "time_utc", *STATIC_FIELDS, *[c for c in SIZE_FIELDS if c in st]]]
-    st = st.astype({c: "Int64" for c in ("imo", "ship_type", "dim_a", "dim_b", "dim_c", "dim_d")})
-    # types 100-255 are regional / reserved codes, not ship types; dimensions are unsigned
-    st["ship_type"] = st["ship_type"].where((st["ship_type"] >= 1) & (st["ship_type"] < 100))
-    for col in ("dim_a", "dim_b", "dim_c", "dim_d", *SIZE_FIELDS):
+    st = st.astype({c: "Int64" for c in STATIC_RANGES})
+    for col, (low, high) in STATIC_RANGES.items():
+        st[col] = st[col].where((st[col] >= low) & (st[col] <= high))
+    for col in SIZE_FIELDS:  # overall sizes (NOAA) are unsigned
         if col in st:
             st[col] = st[col].where(st[col] >= 0)
     mmsi = st["mmsi"].to_numpy("int64")

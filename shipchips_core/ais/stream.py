@@ -7,7 +7,11 @@ Malformed messages are counted by reason and quarantined; they never stop the st
 
 Connections come from websockets' reconnecting `connect` iterator with our `Backoff` (`reconnect.py`):
 drops (1006, 1011, a slow-reader 1008, a server's 1000 when running forever), timeouts, 5xx and 429
-are retried; a bad API key, a malformed subscription or a refused handshake raise `AisStreamFatal`.
+are retried; the two documented fatal replies (`FATAL_ERRORS`, matched exactly) and a refused
+handshake raise `AisStreamFatal`. Any other `{"error": ...}` reply is quarantined (`error_reply`) and
+counted, and the connection is left to the server, which closes it (then it is retried) or not.
+Every frame received is exactly one of: landed, quarantined, a tolerated first frame (`control`),
+or the fatal reply that ends the run.
 No error, log line or file ever contains the API key.
 """
 
@@ -28,8 +32,9 @@ from typing import Any, Sequence
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidURI
 
+from shipchips_core.ais.journal import recover_journals
 from shipchips_core.ais.landing import Lander, remove_stale_temporaries
-from shipchips_core.ais.messages import MalformedMessage, parse_message, parse_time_utc
+from shipchips_core.ais.messages import MalformedMessage, decode_frame, parse_message, parse_time_utc, show_value
 from shipchips_core.ais.reconnect import Backoff, HandshakeRefused
 from shipchips_core.config import AisConfig, Config
 from shipchips_core.dataset import paths
@@ -39,8 +44,11 @@ log = logging.getLogger(__name__)
 _ws_log = logging.getLogger(f"{__name__}.websocket")
 _ws_log.setLevel(logging.INFO)
 QUARANTINE_DIR = "ais/quarantine"  # for malformed messages whose day cannot be read
+QUARANTINE_RAW_CHARS = 64 * 1024  # a quarantined frame's text is kept up to this (an envelope is ~1 KB)
 FILES_KEPT = 1000  # CollectStats.files keeps the newest names only: a forever process stays bounded
-FATAL_ERROR_WORDS = ("key", "malformed")  # "Api Key Is Not Valid", "Subscription Object Is Malformed"
+# aisstream's documented fatal replies, matched exactly: any other error text is transient
+FATAL_ERRORS = frozenset({"Api Key Is Not Valid", "Subscription Object Is Malformed"})
+ERROR_TEXTS_KEPT = 100  # CollectStats.server_errors counts at most this many distinct texts (then "(other)")
 
 
 class AisStreamError(RuntimeError):
@@ -49,10 +57,6 @@ class AisStreamError(RuntimeError):
 
 class AisStreamFatal(AisStreamError):
     """Retrying cannot help (bad key, malformed subscription, refused handshake): fix the config."""
-
-
-class _TransientServerError(Exception):
-    """An `{"error": ...}` reply that does not name the key or the subscription: reconnect."""
 
 
 _AIS = AisConfig()  # the defaults
@@ -67,6 +71,7 @@ class CollectorSettings:
     # the `ais` config keys of the same names (meanings and defaults live there)
     flush_messages: int = _AIS.flush_messages
     flush_seconds: float = _AIS.flush_seconds
+    sync_seconds: float = _AIS.sync_seconds
     connect_timeout_seconds: float = _AIS.connect_timeout_seconds
     reconnect_base_seconds: float = _AIS.reconnect_base_seconds
     reconnect_max_seconds: float = _AIS.reconnect_max_seconds
@@ -105,7 +110,8 @@ def settings_from_config(cfg: Config, api_key: str, **overrides: Any) -> Collect
 @dataclass
 class CollectStats:
     received: int = 0  # frames read from the socket
-    landed: int = 0  # messages put in a landing file (durable once flushed)
+    landed: int = 0  # messages put in a landing file (durable once committed)
+    committed: int = 0  # lines (landed and quarantined) fsynced in journals or landing files
     flushed: int = 0  # lines (landed and quarantined) in renamed, fsynced files
     quarantined: int = 0
     control: int = 0  # tolerated non-AIS first frames (a subscription confirmation)
@@ -118,8 +124,11 @@ class CollectStats:
     connect_failures: int = 0  # failed handshakes, retried or not
     rate_limited: int = 0  # of which HTTP 429
     disconnects: Counter = field(default_factory=Counter)  # close code (1006 = no close frame) → count
-    server_errors: Counter = field(default_factory=Counter)  # transient {"error": ...} texts
+    server_errors: Counter = field(default_factory=Counter)  # transient {"error": ...} texts (quarantined)
     stale_temporaries_removed: int = 0
+    journals_recovered: int = 0  # a killed run's journals landed at start-up
+    lines_recovered: int = 0  # lines in them
+    torn_bytes_dropped: int = 0  # their incomplete last lines (a power cut mid-write)
     stop_reason: str = ""  # "stop_at", "max_seconds", "server_close", "SIGTERM", "SIGINT"
 
     def summary(self) -> dict[str, Any]:
@@ -147,16 +156,17 @@ class _Session:
         text = data if isinstance(data, str) else data.decode("utf-8", "replace")
         first, self.first = self.first, False
         try:
-            env = json.loads(text)
-        except ValueError as exc:
-            self._quarantine(text, None, MalformedMessage("bad_json", str(exc)))
+            env = decode_frame(text)  # any JSON value, however deep; a frame too deep is bad_json
+        except MalformedMessage as exc:
+            self._quarantine(text, None, exc)
             return False
         if isinstance(env, dict) and "MetaData" not in env and "Message" not in env:
             if "error" in env:
-                self._server_error(env["error"])
+                self._server_error(text, env["error"])
+                return False
             if first:  # e.g. a SubscriptionConfirmation: nothing to land
                 self.stats.control += 1
-                log.info("aisstream's first frame is not a report (%s): ignored", str(env.get("MessageType"))[:80])
+                log.info("aisstream's first frame is not a report (%s): ignored", show_value(env.get("MessageType")))
                 return False
         try:
             rec = parse_message(env)
@@ -174,18 +184,26 @@ class _Session:
         self.delivered = True
         return False
 
-    def _server_error(self, error: Any) -> None:
-        text = redact(str(error), self.api_key)[:200]
-        if any(word in text.lower() for word in FATAL_ERROR_WORDS):
-            raise AisStreamFatal(f"aisstream replied with an error: {text}")
-        raise _TransientServerError(text)
+    def _server_error(self, frame: str, error: Any) -> None:
+        """A documented fatal reply ends the run; any other is quarantined and counted, and the
+        connection is the server's to close."""
+        if isinstance(error, str) and error in FATAL_ERRORS:
+            raise AisStreamFatal(f"aisstream replied with an error: {error}")
+        shown = redact(error if isinstance(error, str) else show_value(error), self.api_key)[:200]
+        errors = self.stats.server_errors
+        errors[shown if shown in errors or len(errors) < ERROR_TEXTS_KEPT else "(other)"] += 1
+        log.warning("aisstream replied with an error (not a fatal one): %s", shown)
+        self._quarantine(frame, None, MalformedMessage("error_reply", f"aisstream replied with an error: {shown}"))
 
     def _quarantine(self, text: str, env: Any, exc: MalformedMessage) -> None:
         when = _message_time(env)
         folder = _day_folder(when.date()) if when else QUARANTINE_DIR
         ms = int((when.timestamp() if when else time.time()) * 1000)
-        line = json.dumps({"reason": exc.reason, "detail": redact(exc.detail, self.api_key),
-                           "raw": redact(text, self.api_key)})
+        record = {"reason": exc.reason, "detail": redact(exc.detail, self.api_key),
+                  "raw": redact(text, self.api_key)[:QUARANTINE_RAW_CHARS]}
+        if len(text) > QUARANTINE_RAW_CHARS:  # a huge frame keeps its start and its size
+            record["raw_chars"] = len(text)
+        line = json.dumps(record)
         self.lander.write(folder, "quarantine", ms, line.encode("utf-8"))
         self.stats.quarantined += 1
         self.stats.malformed[exc.reason] += 1
@@ -226,8 +244,9 @@ async def collect(
         raise ValueError(f"stop_at must be timezone-aware (UTC), got {stop_at!r}")
     stats = CollectStats() if stats is None else stats
     stats.stale_temporaries_removed = remove_stale_temporaries(storage)
+    stats.journals_recovered, stats.lines_recovered, stats.torn_bytes_dropped = recover_journals(storage.path(""))
     lander = Lander(storage, stats, flush_messages=settings.flush_messages, flush_seconds=settings.flush_seconds,
-                    max_pending=max(settings.max_pending_lines, settings.flush_messages))
+                    max_pending=settings.max_pending_lines, sync_seconds=settings.sync_seconds)
     session = _Session(lander, stats, stop_at, settings.api_key)
     stop = _Stop(max_seconds, handle_signals)
     tasks = [asyncio.create_task(c) for c in (
@@ -297,13 +316,13 @@ async def _connections(settings: CollectorSettings, session: _Session, stop_on_s
                     if await _pump(ws, session, settings):
                         return "stop_at"
                 except ConnectionClosed as exc:
-                    code, why = (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd is not None else (1006, "no close frame")
+                    # the server's close code; else ours (1009: a frame over websockets' 1 MiB limit,
+                    # 1007: a text frame that is not UTF-8); else 1006, no close frame at all
+                    close = exc.rcvd or exc.sent
+                    code, why = (close.code, close.reason) if close is not None else (1006, "no close frame")
                     if code == 1000 and stop_on_server_close:
                         return "server_close"
                     stats.disconnects[code] += 1
-                except _TransientServerError as exc:
-                    code, why = None, f"error reply {exc}"
-                    stats.server_errors[str(exc)] += 1
                 delay = backoff.after_drop(session.delivered)
                 log.warning("aisstream connection ended (code %s: %s); reconnecting in %.1f s", code,
                             redact(why, settings.api_key), delay)

@@ -11,7 +11,7 @@ from shipchips_core.config.validation import ConfigError, iso_date, positive
 ARCHIVE_FORMATS = ("noaa", "dma")
 # the live collector's reconnect, memory and logging knobs: they change no byte of the products
 COLLECTOR_TUNING_KEYS = ("reconnect_base_seconds", "reconnect_max_seconds", "rate_limited_seconds",
-                         "receive_queue", "max_pending_lines", "stats_interval_seconds")
+                         "receive_queue", "max_pending_lines", "stats_interval_seconds", "sync_seconds")
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,9 @@ class AisConfig:
     # landing files are closed and renamed after this many messages or seconds
     flush_messages: int = 5000
     flush_seconds: float = 5.0
+    # what arrived is appended to the open file's journal and fsynced this often (group commit): the
+    # most of the feed a SIGKILL or power cut loses
+    sync_seconds: float = 0.1
     connect_timeout_seconds: float = 10.0
     reconnect_base_seconds: float = 1.0  # full jitter in [0, base·2^n], n = failures in a row
     reconnect_max_seconds: float = 60.0

@@ -39,6 +39,24 @@ def _fraction() -> pa.Column:
 
 _MMSI = _col("int64", pa.Check.in_range(100_000_000, 999_999_999))
 
+
+def _storable_text(values: pd.Series) -> bool:
+    """Every text value encodes as UTF-8 (a lone surrogate does not, and parquet refuses it); checked
+    on the distinct values, which are few (names, call signs) however long the day."""
+    try:
+        for value in pd.unique(values.dropna()):
+            if not isinstance(value, str):
+                return False
+            value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _text(nullable: bool = True) -> pa.Column:
+    return _col(object, pa.Check(_storable_text, name="utf8_text"), nullable=nullable)
+
+
 AIS_SNAPSHOTS = pa.DataFrameSchema(
     {
         "mmsi": _col("int64", pa.Check.in_range(201_000_000, 775_999_999)),
@@ -52,14 +70,15 @@ AIS_SNAPSHOTS = pa.DataFrameSchema(
         "msg_type": _col(str),
         "ais_class": _col(str, pa.Check.isin(["A", "B"])),
         "source": _col(str),
-        "ship_name": _col(object, nullable=True),
-        "imo": _col("Int64", nullable=True),
-        "call_sign": _col(object, nullable=True),
+        "ship_name": _text(),
+        "imo": _col("Int64", pa.Check.in_range(1, 2**30 - 1), nullable=True),  # 30 bits
+        "call_sign": _text(),
         "ship_type": _col("Int64", pa.Check.in_range(0, 99), nullable=True),
-        "dim_a": _col("Int64", pa.Check.ge(0), nullable=True),
-        "dim_b": _col("Int64", pa.Check.ge(0), nullable=True),
-        "dim_c": _col("Int64", pa.Check.ge(0), nullable=True),
-        "dim_d": _col("Int64", pa.Check.ge(0), nullable=True),
+        # the AIS Dimension fields: 9 bits (A, B) and 6 bits (C, D) of metres
+        "dim_a": _col("Int64", pa.Check.in_range(0, 511), nullable=True),
+        "dim_b": _col("Int64", pa.Check.in_range(0, 511), nullable=True),
+        "dim_c": _col("Int64", pa.Check.in_range(0, 63), nullable=True),
+        "dim_d": _col("Int64", pa.Check.in_range(0, 63), nullable=True),
         "length_m": _col("float64", pa.Check.ge(0), nullable=True),
         "beam_m": _col("float64", pa.Check.ge(0), nullable=True),
     },

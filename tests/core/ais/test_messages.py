@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shipchips_core.ais.messages import (
+    MALFORMED_REASONS,
+    TIME_RANGE,
     MalformedMessage,
     PositionRecord,
     StaticRecord,
@@ -17,6 +22,7 @@ from shipchips_core.ais.messages import (
 )
 from shipchips_twin.ais_feed import iter_messages
 from shipchips_twin.world import World, WorldSpec
+from tests.core.ais.hostile import hostile_frame
 
 # the shape of a real aisstream class A report (SPEC-NOTES §2)
 REAL_A = {
@@ -171,3 +177,76 @@ def test_every_twin_message_parses_to_its_own_values():
             assert rec.ship_name == vessel.name and rec.call_sign == vessel.call_sign
             assert (rec.dim_a, rec.dim_b, rec.dim_c, rec.dim_d) == (vessel.dim_a, vessel.dim_b, vessel.dim_c, vessel.dim_d)
             assert rec.imo == vessel.imo
+
+
+def _static_a(**body) -> dict:
+    env = copy.deepcopy(REAL_A)
+    env["MessageType"] = "ShipStaticData"
+    env["Message"] = {"ShipStaticData": {"Name": "AUGUSTSON", "CallSign": "LAXY", "ImoNumber": 9123456, "Type": 70,
+                                         "Dimension": {"A": 50, "B": 10, "C": 6, "D": 6}, **body}}
+    return env
+
+
+def _with(path: tuple[str, ...], value) -> dict:
+    env = copy.deepcopy(REAL_A)
+    parent = env
+    for key in path[:-1]:
+        parent = parent[key]
+    parent[path[-1]] = value
+    return env
+
+
+POS = ("Message", "PositionReport")
+
+
+def test_what_issue_11_saw_is_refused_naming_the_field():
+    _expect("[" * 100_000 + "]" * 100_000, "bad_json", "nested too deeply")  # was a RecursionError
+    _expect(_with(("MetaData", "MMSI"), 10**30), "bad_value", "MetaData.MMSI", "0..999999999")  # was OverflowError
+    _expect(_with(("MetaData", "MMSI"), -5), "bad_value", "MetaData.MMSI")
+    _expect(_with((*POS, "NavigationalStatus"), 10**30), "bad_value", "NavigationalStatus")  # beyond Int64
+    _expect(_with((*POS, "Sog"), float("inf")), "bad_value", "Sog", "finite")
+    _expect(json.dumps(_with((*POS, "Sog"), float("-inf"))), "bad_value", "Sog")  # JSON's -Infinity literal
+    _expect(json.dumps(_with((*POS, "Cog"), float("nan"))), "bad_value", "Cog")
+    _expect(json.dumps(_with((*POS, "Sog"), 10**400)), "bad_value", "Sog")  # an int beyond any float
+    for year in ("0001", "9999"):
+        _expect(_with(("MetaData", "time_utc"), f"{year}-01-01 00:00:00 +0000 UTC"), "bad_value", "time_utc", year)
+    _expect(json.dumps(_static_a(Name="SHIP\ud800")), "bad_value", "Name", "Unicode")  # DuckDB refused it
+    _expect(_static_a(CallSign="\udfff"), "bad_value", "CallSign")
+    # storable values outside their ITU ranges are kept: cleaning nulls them (clean.py)
+    rec = parse_message(_with((*POS, "NavigationalStatus"), 21))
+    assert rec.nav_status == 21
+    assert parse_message(_static_a(Dimension={"A": 9999, "B": 0, "C": 0, "D": 0})).dim_a == 9999
+
+
+def test_error_details_are_bounded_whatever_the_value():
+    huge = _with((*POS, "Latitude"), "9" * 1_000_000)
+    deep = _with((*POS, "Latitude"), json.loads("[" * 500 + "]" * 500))
+    for env in (huge, deep):
+        with pytest.raises(MalformedMessage) as exc:
+            parse_message(env)
+        assert exc.value.reason == "bad_value" and len(exc.value.detail) < 300
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_any_frame_parses_to_storable_values_or_is_malformed(data):
+    """Whatever the frame, parse_message returns a record every later stage can store, or raises
+    MalformedMessage with a reason and a detail: never another exception."""
+    frame = data.draw(hostile_frame([REAL_A, _static_a()]))
+    try:
+        rec = parse_message(frame)
+    except MalformedMessage as exc:
+        assert exc.reason in MALFORMED_REASONS and exc.detail
+        return
+    assert 0 <= rec.mmsi <= 999_999_999
+    assert TIME_RANGE[0] <= rec.time_utc < TIME_RANGE[1]
+    for name in rec.__slots__:
+        value = getattr(rec, name)
+        if isinstance(value, float):
+            assert math.isfinite(value)
+        elif isinstance(value, int):
+            assert -(2**63) <= value < 2**63
+        elif isinstance(value, str):
+            value.encode("utf-8")
+    if isinstance(rec, PositionRecord):
+        assert abs(rec.lat) <= 91 and abs(rec.lon) <= 181

@@ -1,4 +1,4 @@
-"""Overpass prediction from the catalogue's acquisition history (`shipchips_core.overpass`)."""
+"""Overpass prediction from the catalogue's acquisition history (`shipchips_core.plan.overpass`)."""
 
 from __future__ import annotations
 
