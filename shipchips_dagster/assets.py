@@ -9,6 +9,7 @@ from dagster_pandera import pandera_schema_to_dagster_type
 
 from shipchips_core import chipping, index, layout, matching, overpass, pending, plan, qa, scenes, schemas
 from shipchips_core.ais import archives
+from shipchips_core.chips import cleanup
 
 from .io_managers import DATASET_KEY, SCHEMA_KEY
 from .partitions import DAILY, partition_day
@@ -148,6 +149,18 @@ def qa_report(
     return summary
 
 
+@dg.asset(partitions_def=DAILY, group_name="pipeline")
+def orphan_cleanup(
+    context: dg.AssetExecutionContext, shipchips: ShipchipsResource, chips: pd.DataFrame, tile_index: pd.DataFrame
+) -> dg.MaterializeResult:
+    """Removes the day's chip and label files no stored `chips` or `tile_index` row points at (a re-run
+    that made fewer chips) and the stale temporaries of killed runs; runs after both tables are written."""
+    done = cleanup.remove_orphans(shipchips.storage, partition_day(context), chips, tile_index)
+    return dg.MaterializeResult(metadata={
+        "orphans_removed": len(done.orphans), "temporaries_removed": len(done.temporaries),
+        "live_temporaries_kept": len(done.kept_live_temporaries)})
+
+
 def _areas_bbox(areas) -> tuple[float, float, float, float]:
     return (
         min(a.bbox[0] for a in areas),
@@ -158,3 +171,5 @@ def _areas_bbox(areas) -> tuple[float, float, float, float]:
 
 
 PIPELINE_ASSETS = [ais_snapshots, acquisition_plan, s2_scene_metadata, chips, tile_index, qa_report]
+# assets that store no table (no schema check)
+HOUSEKEEPING_ASSETS = [orphan_cleanup]

@@ -22,3 +22,10 @@ def test_every_pipeline_asset_has_a_schema_check():
     check_keys = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
     assert {f"{k}_schema" for k in [*PIPELINE, "plan_status"]} <= check_keys
     assert "chips_files_and_centring" in check_keys
+
+
+def test_orphan_cleanup_runs_after_both_tables_that_point_at_chip_files():
+    graph = defs.resolve_asset_graph()
+    node = graph.get(dg.AssetKey("orphan_cleanup"))
+    assert {dg.AssetKey("chips"), dg.AssetKey("tile_index")} <= set(node.parent_keys)
+    assert node.partitions_def is not None

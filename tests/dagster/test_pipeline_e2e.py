@@ -106,3 +106,12 @@ def test_plan_status_says_what_became_of_every_planned_vessel(pipeline_run):
     assert matched == set(tiles.mmsi)
     assert not (status.status == "pending").any()
     assert pipeline_run.storage.read_bytes("plan/pending.csv").decode().count("\n") == 1  # header only: day resolved
+
+
+def test_every_chip_and_label_file_of_the_day_has_its_index_row(pipeline_run):
+    storage = pipeline_run.storage
+    assert pipeline_run.result.asset_materializations_for_node("orphan_cleanup")
+    tiles = _table(pipeline_run, layout.TILES_INDEX)
+    files = [p for tree in ("chips", "labels") for p in storage.root.glob(f"{tree}/*/*/{SAMPLE_DAY.isoformat()}/*")]
+    assert files and not [p for p in files if p.name.startswith(".")]
+    assert {p.name.split(".")[0].split("_")[0] for p in files} == set(tiles.tile_id)
