@@ -10,6 +10,7 @@ from typing import Iterator
 
 from .ais_server import AisStreamTwin
 from .scenes import generate_catalog
+from .stac_faults import StacFaults
 from .stac_server import StacApiTwin
 from .world import World
 
@@ -39,9 +40,11 @@ def replay_window(day: date, start_hour: float = 9.5, hours: float = 1.5) -> tup
 
 
 @contextlib.contextmanager
-def running_twin(world: World, catalog_dir: Path, day: date, *, speedup: float | None = None) -> Iterator[TwinEndpoints]:
-    """Generate (or reuse) the twin catalogue, start both servers, stop them on exit."""
+def running_twin(world: World, catalog_dir: Path, day: date, *, speedup: float | None = None,
+                 stac_faults: StacFaults | None = None) -> Iterator[TwinEndpoints]:
+    """Generate (or reuse) the twin catalogue, start both servers (the STAC API with `stac_faults`, if
+    any), stop them on exit."""
     generate_catalog(world, catalog_dir)
     start, end = replay_window(day)
-    with StacApiTwin(catalog_dir) as stac, AisStreamTwin(world, start, end, api_key=TWIN_API_KEY, speedup=speedup) as ais:
+    with StacApiTwin(catalog_dir, faults=stac_faults) as stac, AisStreamTwin(world, start, end, api_key=TWIN_API_KEY, speedup=speedup) as ais:
         yield TwinEndpoints(stac_url=stac.url, ais_url=ais.url, ais_start=start, ais_end=end)

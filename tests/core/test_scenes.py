@@ -3,10 +3,14 @@
 import copy
 from datetime import datetime, timezone
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from shipchips_core import schemas
+from shipchips_core.chipping import ChipJob, cut_partition
+from shipchips_core.config import Config
+from shipchips_core.storage import LocalStorage
 from shipchips_core.config import STACK_ASSETS, StacApi, StacConfig
 from shipchips_core.matching import candidate_pairs, distinct_acquisitions
 from shipchips_core.scenes import scene_rows, search_items
@@ -207,3 +211,66 @@ def test_hostile_items_through_the_twin_are_invalid_rows_and_the_good_ones_uncha
 def _plan() -> pd.DataFrame:
     return pd.DataFrame({"plan_id": ["p"], "mmsi": [244100000], "window_start": [pd.Timestamp(START)],
                          "window_end": [pd.Timestamp(END)]})
+
+
+def _tile_points(world) -> dict[str, tuple[float, float]]:
+    """Per MGRS tile of the first day, the vessel nearest the granule's centre (UTM x, y)."""
+    out = {}
+    for acq in world.acquisitions:
+        if acq.sensing_time.date() == START.date():
+            west, south, east, north = acq.bounds
+            cx, cy = (west + east) / 2, (south + north) / 2
+            _, x, y = min(world.vessels_in(acq), key=lambda v: np.hypot(v[1] - cx, v[2] - cy))
+            out[acq.mgrs_tile] = (float(x), float(y))
+    return out
+
+
+def _chip_day(tmp, world, rows, order, points):
+    """The day's chips from `rows` as the pipeline picks them (one item per acquisition, config order)."""
+    from tests.core.test_chipping import _candidates
+
+    chosen = distinct_acquisitions(rows, order)
+    frames = [_candidates(world, chosen[chosen.mgrs_tile == tile], [points[tile]]) for tile in sorted(set(chosen.mgrs_tile))]
+    storage = LocalStorage(tmp)
+    if not frames:  # every acquisition lost its items: nothing to chip
+        return schemas.empty_frame("chips"), storage
+    df, _ = cut_partition(ChipJob(storage, START.date(), Config()), pd.concat(frames, ignore_index=True), rows, pd.DataFrame())
+    return df, storage
+
+
+@pytest.mark.slow
+def test_a_day_with_hostile_items_chips_every_good_item(scene_catalog, twin_world, day_ids, tmp_path):
+    """Whatever the bad items hold, the day's chips are those of its good items, byte for byte."""
+    faults, points, runs = StacFaults(), _tile_points(twin_world), iter(range(10**6))
+    with StacApiTwin(scene_catalog, faults=faults) as api:
+        stac = StacConfig(url=api.url, max_cloud_cover=100)
+        clean = scene_rows(search_items(stac, twin_world.bbox_lonlat, START, END))
+        # the chips each item would give on its own (C1 is preferred, so L2A's come from a C1-less run)
+        per_item = {}
+        for collection in (C1, L2A):
+            only = clean[clean.collection == collection]
+            df, storage = _chip_day(tmp_path / f"base-{collection}", twin_world, only, stac.collection_order, points)
+            for row in df.itertuples():
+                per_item[row.scene_id] = (row.status, row.tile_id, storage.read_bytes(row.tif_path) if row.status == "ok" else None)
+        assert any(status == "ok" for status, _, _ in per_item.values())
+
+        @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+        @given(hostile=hostile_faults(sorted(day_ids.values())))
+        def check(hostile):
+            faults.tamper = {iid: {path: value} for iid, (path, value) in hostile.items()}
+            rows = scene_rows(search_items(stac, twin_world.bbox_lonlat, START, END))
+            assert (rows.status == "invalid").sum() == len(hostile)
+            df, storage = _chip_day(tmp_path / f"run-{next(runs)}", twin_world, rows, stac.collection_order, points)
+            expected = {}
+            for tile in ("31UES", "31UFS"):  # the first good item of each acquisition, in collection order
+                good = [day_ids[c, tile] for c in (C1, L2A) if day_ids[c, tile] not in hostile]
+                if good:
+                    expected[good[0]] = per_item[good[0]]
+            assert set(df.scene_id) == set(expected)
+            for row in df.itertuples():
+                status, tile_id, tif = expected[row.scene_id]
+                assert (row.status, row.tile_id) == (status, tile_id)
+                if status == "ok":
+                    assert storage.read_bytes(row.tif_path) == tif
+
+        check()
