@@ -21,6 +21,9 @@ ENVIRONMENT_ERRNOS = {
     errno.EACCES: "permission denied",
     errno.EPERM: "operation not permitted",
 }
+# what a full or read-only disk says wherever it is hit (a refused permission outside the storage
+# layer may be one source file's, so only a write through `storage` turns EACCES/EPERM into a fault)
+WRITE_SIDE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 # below this many free bytes a filesystem counts as full: a chip's files take ~1-2 MB
 NEARLY_FULL_BYTES = 16 * 1024 * 1024
 
@@ -30,12 +33,12 @@ class StorageFault(OSError):
     run: retrying chip by chip cannot help."""
 
 
-def _errno_in_chain(exc: BaseException) -> tuple[int, str | None] | None:
-    """The first environment errno in `exc`'s chain (cause and context), with its filename."""
+def _errno_in_chain(exc: BaseException, errnos=frozenset(ENVIRONMENT_ERRNOS)) -> tuple[int, str | None] | None:
+    """The first of `errnos` in `exc`'s chain (cause and context), with its filename."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, OSError) and exc.errno in ENVIRONMENT_ERRNOS:
+        if isinstance(exc, OSError) and exc.errno in errnos:
             return exc.errno, exc.filename
         exc = exc.__cause__ or exc.__context__
     return None
@@ -83,12 +86,12 @@ def storage_fault(exc: BaseException, path: Path) -> StorageFault | None:
     return StorageFault(code, f"{ENVIRONMENT_ERRNOS[code]} ({errno.errorcode[code]}) writing {path}: {detail}", str(path))
 
 
-def environment_fault(exc: BaseException) -> StorageFault | None:
-    """`exc` as a StorageFault if it is one or carries an environment errno (with its filename); None
+def environment_fault(exc: BaseException, errnos=WRITE_SIDE_ERRNOS) -> StorageFault | None:
+    """`exc` as a StorageFault if it is one or carries one of `errnos` (with its filename); None
     otherwise. For errors raised outside the storage layer, where no path is being written."""
     if isinstance(exc, StorageFault):
         return exc
-    found = _errno_in_chain(exc) if isinstance(exc, Exception) else None
+    found = _errno_in_chain(exc, errnos) if isinstance(exc, Exception) else None
     if found is None:
         return None
     code, filename = found

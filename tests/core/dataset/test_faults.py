@@ -73,4 +73,6 @@ def test_a_writers_own_error_is_left_alone_on_a_healthy_disk(tmp_path):
     wrapped = RuntimeError("TIFFWriteDirectory failed")
     wrapped.__cause__ = OSError(errno.ENOSPC, "No space left on device", "/data/x.tif")
     fault = environment_fault(wrapped)
-    assert fault.errno == errno.ENOSPC and fault.filename == "/data/x.tif"
+    assert fault.errno == errno.ENOSPC and fault.filename == "/data/x.tif" and "/data/x.tif" in str(fault)
+    # a source file we may not read is that scene's problem, not the environment's
+    assert environment_fault(PermissionError(errno.EACCES, "Permission denied", "/scenes/b04.tif")) is None
