@@ -28,8 +28,8 @@ from typing import Iterable
 
 import pandas as pd
 
-from .. import layout
-from ..storage import TEMP_PREFIX, TEMP_SUFFIX, LocalStorage
+from shipchips_core.dataset import paths as layout
+from shipchips_core.dataset.storage import TEMP_PREFIX, TEMP_SUFFIX, LocalStorage
 
 PATH_COLUMNS = ("tif_path", "mask_path", "quicklook_path", "meta_path", "label_path")
 PRODUCT_TREES = ("chips", "labels")  # {tree}/{split}/{mmsi}/{day}/...

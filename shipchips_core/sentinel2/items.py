@@ -22,8 +22,10 @@ import pandas as pd
 import shapely
 from shapely.geometry import shape
 
+from shipchips_core.sentinel2.bands import SCENE_ASSETS
+
 # the assets whose hrefs a scene row records (every stack's bands and SCL)
-RECORDED_ASSETS = ("blue", "green", "red", "nir", "swir16", "swir22", "scl")
+RECORDED_ASSETS = SCENE_ASSETS
 _EPSG_CODE = re.compile(r"^EPSG:(\d{1,9})$", re.IGNORECASE)
 _BASELINE = re.compile(r"^\d{1,2}\.\d{1,2}$")
 _ORBIT_IN_URI = re.compile(r"_R(\d{3})_")

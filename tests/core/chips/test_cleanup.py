@@ -10,11 +10,11 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from shipchips_core import index, layout
-from shipchips_core.chipping import ChipJob, cut_partition
+from shipchips_core.catalog import tile_index as index
+from shipchips_core.chips.job import ChipJob, cut_partition
 from shipchips_core.chips.cleanup import STALE_TEMPORARY_S, remove_orphans
 from shipchips_core.config import Config
-from shipchips_core.storage import LocalStorage
+from shipchips_core.dataset.storage import LocalStorage
 
 DAY = date(2026, 6, 15)
 
@@ -85,8 +85,8 @@ def test_a_file_either_table_still_references_is_kept(tmp_path):
 
 
 def test_a_stricter_rerun_leaves_only_files_with_an_index_row(tmp_path, twin_world, catalog_items, stac_api):
-    from tests.core.test_chipping import _candidates, _lane_points, _publish
-    from shipchips_core.scenes import scene_rows
+    from tests.core.chips.test_job import _candidates, _lane_points, _publish
+    from shipchips_core.sentinel2.search import scene_rows
 
     item = next(i for i in catalog_items if i["properties"]["datetime"].startswith("2026-06-15")
                 and "31UES" in i["id"] and i["collection"] == "sentinel-2-c1-l2a")

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from shipchips_core.dataset.faults import StorageFault, environment_fault, storage_fault
-from shipchips_core.storage import LocalStorage
+from shipchips_core.dataset.storage import LocalStorage
 
 from tests.small_fs import remount_read_only, small_filesystem
 
@@ -59,7 +59,7 @@ def test_permission_denied_is_a_fault_naming_the_path(tmp_path, monkeypatch):
     def refuse(*_a, **_k):
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr("shipchips_core.storage.os.replace", refuse)
+    monkeypatch.setattr("shipchips_core.dataset.storage.os.replace", refuse)
     with pytest.raises(StorageFault, match="permission denied") as info:
         storage.write_bytes("labels/x.json", b"{}")
     assert info.value.filename == str(tmp_path / "labels/x.json")

@@ -1,0 +1,44 @@
+"""The catalogue of the day's chips: the tile index, the QA report, and no file the index does not list."""
+
+import dagster as dg
+import pandas as pd
+
+from shipchips_core import pipeline
+from shipchips_core.dataset import paths
+from shipchips_dagster.lib.partitions import DAILY, partition_day
+from shipchips_dagster.lib.resource import ShipchipsResource
+from shipchips_dagster.lib.table_asset import output, table_asset
+
+GROUP = "catalog"
+
+
+@table_asset("tile_index", group=GROUP, dataset=paths.TILES_INDEX)
+def tile_index(
+    context: dg.AssetExecutionContext, chips: pd.DataFrame, s2_scene_metadata: pd.DataFrame, ais_snapshots: pd.DataFrame
+) -> pd.DataFrame:
+    """`indexes/tiles.parquet`: one row per chip written, with scene and vessel facts."""
+    return output(context, pipeline.tile_index(chips, s2_scene_metadata, ais_snapshots))
+
+
+@table_asset("qa_report", group=GROUP, schema="qa_summary", deps=("tile_index",))
+def qa_report(
+    context: dg.AssetExecutionContext,
+    shipchips: ShipchipsResource,
+    ais_snapshots: pd.DataFrame,
+    plan_status: pd.DataFrame,
+    s2_scene_metadata: pd.DataFrame,
+    chips: pd.DataFrame,
+) -> pd.DataFrame:
+    """`QA/reports/{date}.html` and its one-row summary, the plan's outcomes read from `plan_status`."""
+    day = partition_day(context)
+    return output(context, pipeline.qa_report(shipchips.storage, day, ais_snapshots, plan_status, s2_scene_metadata, chips))
+
+
+@dg.asset(partitions_def=DAILY, group_name=GROUP)
+def orphan_cleanup(
+    context: dg.AssetExecutionContext, shipchips: ShipchipsResource, chips: pd.DataFrame, tile_index: pd.DataFrame
+) -> dg.MaterializeResult:
+    """Removes the day's chip and label files no stored `chips` or `tile_index` row points at (a re-run
+    that made fewer chips) and the stale temporaries of killed runs; runs after both tables are written."""
+    result = pipeline.orphan_cleanup(shipchips.storage, partition_day(context), chips, tile_index)
+    return dg.MaterializeResult(metadata=result.counts)
