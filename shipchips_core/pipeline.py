@@ -16,6 +16,7 @@ import pandas as pd
 from shipchips_core.ais import archives
 from shipchips_core.catalog import qa_report as qa
 from shipchips_core.catalog.tile_index import build_tile_index
+from shipchips_core.chips import cleanup
 from shipchips_core.chips.job import ChipJob, cut_partition
 from shipchips_core.config import Config
 from shipchips_core.dataset import schemas
@@ -104,3 +105,11 @@ def qa_report(
     """`QA/reports/{day}.html` and its one-row summary; `plan` is the resolved plan (`plan_status`)."""
     summary = qa.build_qa_report(day, ais=ais, plan=plan, scenes=scenes, chips=chips_table, storage=storage)
     return StageResult(summary, facts={"report": storage.path(summary["report_path"].iloc[0])})
+
+
+def orphan_cleanup(storage: LocalStorage, day: date, chips_table: pd.DataFrame, tiles: pd.DataFrame) -> StageResult:
+    """Once the day's `chips` table and tile index are stored: remove the day's chip and label files
+    neither references (a re-run that made fewer chips) and stale temporaries of killed runs."""
+    done = cleanup.remove_orphans(storage, day, chips_table, tiles)
+    return StageResult(pd.DataFrame(), {"orphans_removed": len(done.orphans), "temporaries_removed": len(done.temporaries),
+                                        "live_temporaries_kept": len(done.kept_live_temporaries)})

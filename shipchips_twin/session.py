@@ -10,6 +10,7 @@ from typing import Iterator
 
 from shipchips_twin.ais_server import AisStreamTwin
 from shipchips_twin.scenes import generate_catalog
+from shipchips_twin.stac_faults import StacFaults
 from shipchips_twin.stac_server import StacApiTwin
 from shipchips_twin.world import World
 
@@ -40,13 +41,15 @@ def replay_window(day: date, start_hour: float = 9.5, hours: float = 1.5) -> tup
 
 @contextlib.contextmanager
 def running_twin(
-    world: World, catalog_dir: Path, day: date, *, speedup: float | None = None, close_when_done: bool = True
+    world: World, catalog_dir: Path, day: date, *, speedup: float | None = None, close_when_done: bool = True,
+    stac_faults: StacFaults | None = None,
 ) -> Iterator[TwinEndpoints]:
-    """Generate (or reuse) the twin catalogue, start both servers, stop them on exit."""
+    """Generate (or reuse) the twin catalogue, start both servers (the STAC API with `stac_faults`, if
+    any), stop them on exit."""
     generate_catalog(world, catalog_dir)
     start, end = replay_window(day)
     ais_twin = AisStreamTwin(
         world, start, end, api_key=TWIN_API_KEY, speedup=speedup, close_when_done=close_when_done
     )
-    with StacApiTwin(catalog_dir) as stac, ais_twin as ais:
+    with StacApiTwin(catalog_dir, faults=stac_faults) as stac, ais_twin as ais:
         yield TwinEndpoints(stac_url=stac.url, ais_url=ais.url, ais_start=start, ais_end=end)

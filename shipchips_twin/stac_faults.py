@@ -3,7 +3,9 @@
 The first `fail` search requests get an HTTP error (503 by default, as a busy Earth Search
 answers), the next `stall` ones answer only after `stall_s` seconds (a client timeout), then the
 API behaves. `seen` counts the search requests that arrived, so tests can assert the retries.
-`damage` serves chosen items incomplete (an asset or property left out), as catalogues sometimes do.
+`damage` serves chosen items incomplete (an asset or property left out), as catalogues sometimes do;
+`tamper` serves chosen fields with another value (a wrong type, NaN, a lone surrogate ...; the path
+`""` replaces the whole item), for the hostile-catalogue tests.
 `asset_fail` answers the first COG (`.tif`) requests with 503, as S3 throttles ("SlowDown");
 `asset_seen` counts the COG requests.
 """
@@ -11,6 +13,7 @@ API behaves. `seen` counts the search requests that arrived, so tests can assert
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,6 +30,8 @@ class StacFaults:
     seen: int = 0
     # item id → dotted paths left out wherever the item is served: "assets.nir", "properties.proj:code"
     damage: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # item id → {dotted path: value served there}: "properties.proj:code" → 32631, "assets.nir" → "x"
+    tamper: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     asset_fail: int = 0
     asset_seen: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -46,14 +51,26 @@ class StacFaults:
             self.asset_seen += 1
             return "fail" if self.asset_seen <= self.asset_fail else None
 
-    def damaged(self, item: dict) -> dict:
-        """The served `item` (a copy, changed in place) without the paths `damage` names for it."""
-        for path in self.damage.get(item.get("id"), ()):
+    def damaged(self, item: dict):
+        """The served `item` (a copy, changed in place) without the paths `damage` names for it and
+        with the values `tamper` gives it (the whole item replaced for the path `""`)."""
+        iid = item.get("id")
+        for path in self.damage.get(iid, ()):
             *parents, last = path.split(".")
             node = item
             for key in parents:
                 node = node.get(key) or {}
             node.pop(last, None)
+        for path, value in (self.tamper.get(iid) or {}).items():
+            if path == "":
+                return copy.deepcopy(value)
+            *parents, last = path.split(".")
+            node = item
+            for key in parents:
+                if not isinstance(node.get(key), dict):
+                    node[key] = {}
+                node = node[key]
+            node[last] = copy.deepcopy(value)
         return item
 
 

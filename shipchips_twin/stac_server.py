@@ -42,6 +42,16 @@ ESSENTIAL = ("id", "type", "collection", "stac_version", "links")  # kept whatev
 GEOJSON, JSON_TYPE = "application/geo+json", "application/json"
 
 
+class GeoJSONResponse(JSONResponse):
+    """JSON as a lenient catalogue writes it: ASCII escapes (a lone surrogate an item was given travels
+    as `\\ud800`) and NaN/Infinity allowed, so the fault tests can serve what real catalogues have."""
+
+    media_type = GEOJSON
+
+    def render(self, content) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=True, separators=(",", ":")).encode("ascii")
+
+
 class SearchError(ValueError):
     """A malformed search parameter, answered with HTTP 400."""
 
@@ -264,7 +274,7 @@ def create_app(catalog_dir: str | Path, faults: StacFaults | None = None) -> Sta
         cid, iid = known(request.path_params["cid"]), request.path_params["iid"]
         for it in store.current():
             if it["collection"] == cid and it["id"] == iid:
-                return JSONResponse(served(publish(it, base_of(request))), media_type=GEOJSON)
+                return GeoJSONResponse(served(publish(it, base_of(request))))
         raise HTTPException(404, f"item {iid!r} not found in {cid!r}")
 
     async def search(request: Request):
@@ -287,11 +297,11 @@ def create_app(catalog_dir: str | Path, faults: StacFaults | None = None) -> Sta
                 links.append(_link("next", href, GEOJSON, method="POST", body={**params, "next": token}))
             else:
                 links.append(_link("next", f"{href}?{urlencode({**request.query_params, 'next': token})}", GEOJSON))
-        return JSONResponse({
+        return GeoJSONResponse({
             "type": "FeatureCollection", "stac_version": "1.0.0",
             "features": [served(publish(it, base, *query["fields"])) for it in page], "links": links,
             "numberMatched": len(found), "numberReturned": len(page),
-            "context": {"limit": limit, "matched": len(found), "returned": len(page)}}, media_type=GEOJSON)
+            "context": {"limit": limit, "matched": len(found), "returned": len(page)}})
 
     async def error(request: Request, exc: Exception):
         status = getattr(exc, "status_code", 400)  # SearchError → 400

@@ -5,7 +5,9 @@ processes along block boundaries (`slicing`), and each process cuts its slice in
 one reader told all its chips up front, so every block is fetched and decoded once per process.
 This process cuts the first slice itself while the others run. A scene that cannot be opened fails
 only its own chips; a chip that cannot be cut or written fails only itself; both are rows with the
-reason. Gated-out chips are rows with status `dropped` and the gate's reason.
+reason. Gated-out chips are rows with status `dropped` and the gate's reason. An environment fault
+(disk full, read-only root, permission denied: `dataset.faults.StorageFault`, naming the path) is no
+chip's own: it fails the partition at once.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from shipchips_core.chips.masks import derive_masks
 from shipchips_core.chips.reader import GDAL_HTTP_ENV, SceneReader
 from shipchips_core.chips.slicing import split_chips
 from shipchips_core.config import Config
-from shipchips_core.dataset import ids, paths
+from shipchips_core.dataset import faults, ids, paths
 from shipchips_core.dataset.schemas import CHIPS, empty_frame
 from shipchips_core.dataset.storage import LocalStorage
 from shipchips_core.matching.candidates import MATCH_OK
@@ -131,8 +133,13 @@ def _run_tasks(job: ChipJob, groups: list[list[SliceTask]], vessels: dict) -> li
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=len(others), mp_context=context) as pool:
         futures = [pool.submit(cut_slices, job, group, vessels) for group in others]
-        rows = cut_slices(job, groups[0], vessels)
-        return rows + [row for f in futures for row in f.result()]
+        try:
+            rows = cut_slices(job, groups[0], vessels)
+            return rows + [row for f in futures for row in f.result()]
+        except BaseException:  # an environment fault fails the run now: start no more slices
+            for f in futures:
+                f.cancel()
+            raise
 
 
 def cut_slices(job: ChipJob, tasks: list[SliceTask], vessels: dict[int, dict]) -> list[dict]:
@@ -166,7 +173,12 @@ def _attempt(job: ChipJob, reader: SceneReader, row: dict, cand: dict, scene: di
         return _finish(row, "dropped", cand["match_status"])
     try:
         return _cut_and_write(job, reader, row, cand, scene, vessels.get(int(cand["mmsi"]), {}))
-    except Exception as exc:  # one broken chip never sinks the partition
+    except Exception as exc:  # one broken chip never sinks the partition; a full or read-only disk does
+        fault = faults.environment_fault(exc)
+        if fault is exc:
+            raise
+        if fault is not None:
+            raise fault from exc
         log.warning("chip %s (mmsi %s, scene %s) failed: %s", row["tile_id"], row["mmsi"], row["scene_id"], exc)
         return _finish(row, "failed", f"{type(exc).__name__}: {exc}")
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass, field
 
 from shipchips_core.config.ais import COLLECTOR_TUNING_KEYS, AisConfig
 from shipchips_core.config.chips import ChipsConfig
+from shipchips_core.config.provenance import config_digest
 from shipchips_core.config.sections import (
     AreaOfInterest,
     MatchingConfig,
@@ -51,12 +49,6 @@ class Config:
 
     def digest(self) -> str:
         """A short hash of the settings that shape the products, recorded as provenance in every
-        chip. Where they are stored, how many processes make them and how the collector reconnects
-        change no byte: left out."""
-        settings = dataclasses.asdict(self)
-        settings.pop("dataset_root")
-        for section, keys in EXECUTION_ONLY_KEYS.items():
-            for key in keys:
-                settings[section].pop(key)
-        blob = json.dumps(settings, sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        chip (`provenance.config_digest`): settings that change no output byte (where products are
+        stored, how many processes make them, timeouts, retries, the collector's knobs) are left out."""
+        return config_digest(self)

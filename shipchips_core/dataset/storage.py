@@ -1,8 +1,9 @@
 """The dataset root: where every product lands, addressed by paths relative to the root.
 
 Writers never leave a partial file behind: content goes to a temporary name in the same folder and
-is renamed into place when complete (rename is atomic on POSIX). Partitioned tables are one file
-per partition, so concurrent partitions never write the same object. The interface is kept to what
+is renamed into place when complete (rename is atomic on POSIX). A write the environment refuses
+(disk full, read-only, not permitted) raises `dataset.faults.StorageFault` naming the path.
+Partitioned tables are one file per partition, so concurrent partitions never write the same object. The interface is kept to what
 an object store also offers (put whole objects, list by prefix), so an S3 root can implement it.
 """
 
@@ -10,11 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import itertools
 import os
 import threading
 from pathlib import Path
 from typing import IO, Iterator
+
+from shipchips_core.dataset import faults
 
 
 class LocalStorage:
@@ -67,16 +71,23 @@ class LocalStorage:
         """A temporary local path for a writer (e.g. GDAL) that is renamed to `rel` once complete and
         on disk (fsync'd now, or by the enclosing `deferred_sync`)."""
         final = self.path(rel)
-        self._ensure_dir(final.parent)
+        try:
+            self._ensure_dir(final.parent)
+        except OSError as exc:
+            _raise_if_environment(exc, final)
+            raise
         # unique among live writers (pid, thread, counter); a crashed writer's leftover is overwritten
-        tmp = final.with_name(f".{final.name}.{os.getpid()}.{threading.get_ident()}.{next(_COUNTER)}.tmp")
+        tmp = final.with_name(f"{TEMP_PREFIX}{final.name}.{os.getpid()}.{threading.get_ident()}.{next(_COUNTER)}{TEMP_SUFFIX}")
         try:
             yield tmp
             if not self._deferred_sync:
                 _fsync_file(tmp)
             os.replace(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
+        except BaseException as exc:
+            try:  # judged while the partial file still takes its space
+                _raise_if_environment(exc, final)
+            finally:
+                tmp.unlink(missing_ok=True)
             raise
 
     @contextlib.contextmanager
@@ -87,12 +98,20 @@ class LocalStorage:
             yield
             return
         self._deferred_sync = True
+        failed = False
         try:
             yield
+        except BaseException:
+            failed = True
+            raise
         finally:
             self._deferred_sync = False
             self._made_dirs.clear()
-            _sync_filesystem(self.root)
+            try:
+                _sync_filesystem(self.root)
+            except OSError:
+                if not failed:  # a sync error must not hide the error that is already on its way
+                    raise
 
     def _ensure_dir(self, folder: Path) -> None:
         """mkdir -p, remembered inside a `deferred_sync` block (many files share few folders)."""
@@ -117,7 +136,15 @@ class LocalStorage:
         self.path(rel).unlink(missing_ok=True)
 
 
+TEMP_PREFIX, TEMP_SUFFIX = ".", ".tmp"  # a writer's temporary: `.{name}.{pid}.{thread}.{n}.tmp`
 _COUNTER = itertools.count()
+
+
+def _raise_if_environment(exc: BaseException, final: Path) -> None:
+    """Raise a StorageFault naming `final` when the environment refused the write (see `faults`)."""
+    fault = faults.storage_fault(exc, final)
+    if fault is not None and fault is not exc:
+        raise fault from exc
 _LIBC = ctypes.CDLL(None, use_errno=True)
 
 
@@ -138,6 +165,10 @@ def _sync_filesystem(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
         if syncfs(fd) != 0:
+            code = ctypes.get_errno()
+            if code != errno.ENOSYS:  # a write-back error (EIO, ENOSPC): the files are not durable
+                fault = faults.storage_fault(OSError(code, os.strerror(code), str(folder)), folder)
+                raise fault or OSError(code, f"syncing the filesystem holding {folder}: {os.strerror(code)}", str(folder))
             os.sync()
     finally:
         os.close(fd)

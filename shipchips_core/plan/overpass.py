@@ -15,25 +15,23 @@ footprints (the union of their items') contain its position.
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
 import shapely
-from shapely.geometry import shape
 
 from shipchips_core.config import StacConfig
 from shipchips_core.dataset.schemas import OVERPASS_SOURCES
 from shipchips_core.sentinel2 import search
+from shipchips_core.sentinel2.items import read_item
 
 REPEAT_DAYS = 5
 CATALOGUE_HISTORY, SOLAR_TIME = OVERPASS_SOURCES
 NO_ORBIT = -1  # an item that names no relative orbit: its tile's acquisitions are grouped together
 
 HISTORY_COLUMNS = ["mgrs_tile", "relative_orbit", "datetime", "footprint"]
-_ORBIT_IN_URI = re.compile(r"_R(\d{3})_")
 
 
 def search_history(stac: StacConfig, bbox: tuple[float, float, float, float], day: date, history_days: int) -> pd.DataFrame:
@@ -46,24 +44,31 @@ def search_history(stac: StacConfig, bbox: tuple[float, float, float, float], da
 
 def relative_orbit(props: dict) -> int:
     """`sat:relative_orbit`, else the `_Rnnn_` of `s2:product_uri` (Earth Search v1), else `NO_ORBIT`."""
-    if props.get("sat:relative_orbit") is not None:
-        return int(props["sat:relative_orbit"])
-    found = _ORBIT_IN_URI.search(props.get("s2:product_uri") or "")
-    return int(found.group(1)) if found else NO_ORBIT
+    orbit = read_item({"id": "_", "collection": "_", "properties": props}).facts["relative_orbit"]
+    return NO_ORBIT if orbit is None else orbit
+
+
+HISTORY_FIELDS = ("mgrs:*", "datetime", "geometry", "sat:relative_orbit", "s2:product_uri", "grid:code",
+                  "s2:mgrs_tile", "mgrs:utm_zone", "mgrs:latitude_band", "mgrs:grid_square", "item", "properties")
 
 
 def history_rows(items: Iterable[dict]) -> pd.DataFrame:
     """One row per acquisition (tile, relative orbit, datetime, footprint); the same granule listed in
-    several collections or APIs counts once; items without a tile, datetime or geometry say nothing."""
+    several collections or APIs counts once; items without a tile, datetime or geometry, or with one
+    of the fields read here of the wrong type (`sentinel2.items`), say nothing."""
     rows = []
     for item in items:
-        props = item.get("properties") or {}
-        tile, when, geometry = search.mgrs_tile(props), props.get("datetime"), item.get("geometry")
-        if tile and when and geometry:
-            rows.append((tile, relative_orbit(props), when, shape(geometry)))
+        reading = read_item(item)
+        facts = reading.facts
+        if set(reading.problems) & set(HISTORY_FIELDS):
+            continue
+        tile, when, geometry = facts["mgrs_tile"], facts["datetime"], facts["geometry"]
+        if tile and when is not None and geometry is not None:
+            orbit = NO_ORBIT if facts["relative_orbit"] is None else facts["relative_orbit"]
+            rows.append((tile, orbit, when, geometry))
     df = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
     df["relative_orbit"] = df["relative_orbit"].astype("int64")
-    df["datetime"] = pd.to_datetime(df["datetime"], utc=True, format="ISO8601").dt.as_unit("ns")
+    df["datetime"] = pd.to_datetime(df["datetime"], utc=True).dt.as_unit("ns")
     df = df.assign(_second=df["datetime"].dt.floor("s")).drop_duplicates(["mgrs_tile", "_second"])
     return df.drop(columns="_second").sort_values(["mgrs_tile", "relative_orbit", "datetime"]).reset_index(drop=True)
 

@@ -3,8 +3,9 @@
 Every configured STAC API is searched (`stac.url`, then `stac.extra_apis`) over its own collections;
 each row records the API it came from. Search is a POST with paging; retries with backoff go through
 pystac-client's own StacApiIO (urllib3 Retry). An item missing an asset the configured band stack
-needs or a property the chipper needs is kept as a row with `status='invalid'` and the reason, never
-silently dropped.
+needs or a property the chipper needs, or with any property of the wrong type or out of range
+(`sentinel2.items.read_item`), is kept as a row with `status='invalid'` and a reason naming the
+property and its value, never silently dropped and never failing the day.
 """
 
 from __future__ import annotations
@@ -15,18 +16,17 @@ from typing import Iterable
 import pandas as pd
 from pystac_client import Client
 from pystac_client.stac_api_io import StacApiIO
-from shapely.geometry import shape
 from urllib3.util.retry import Retry
 
 from shipchips_core.config import StacApi, StacConfig
 from shipchips_core.dataset.schemas import S2_SCENE_METADATA, empty_frame
+from shipchips_core.sentinel2 import items as stac_items
 from shipchips_core.sentinel2 import radiometry
 from shipchips_core.sentinel2.bands import SCENE_ASSETS, STACK_ASSETS
 
 # set by `search_items` on each item (a GeoJSON foreign member): the API it was found on
 API_FIELD = "shipchips:stac_api"
 MASK_ASSET = "scl"  # the masks need it whatever the stack
-REQUIRED_PROPERTIES = ("datetime", "eo:cloud_cover")
 
 
 def open_client(url: str, stac: StacConfig) -> Client:
@@ -60,15 +60,17 @@ def _search_api(api: StacApi, stac: StacConfig, bbox, start: datetime, end: date
         limit=100,
         **query,
     )
-    return [{**item, API_FIELD: api.url} for item in search.items_as_dicts()]
+    # a feature that is not an object is kept as it came: `scene_rows` makes it an invalid row
+    return [{**item, API_FIELD: api.url} if isinstance(item, dict) else item for item in search.items_as_dicts()]
 
 
 def scene_rows(items: Iterable[dict], band_assets: tuple[str, ...] = STACK_ASSETS["rgbn"]) -> pd.DataFrame:
     """Rows of the `s2_scene_metadata` table, sorted by (collection, datetime, scene_id); an item is
-    invalid without the assets of `band_assets` (the configured stack) and SCL. A scene listed by
+    invalid without the assets of `band_assets` (the configured stack) and SCL, or with a property
+    of the wrong type (the reason names it and its value). A scene listed by
     two APIs keeps the row of the first (`search_items` returns them in config order)."""
     required = (*band_assets, MASK_ASSET)
-    rows = [_row(item, required) for item in items]
+    rows = [_row(item, required, n) for n, item in enumerate(items)]
     if not rows:
         return empty_frame("s2_scene_metadata")
     df = pd.DataFrame(rows, columns=list(S2_SCENE_METADATA.columns))
@@ -83,83 +85,55 @@ def scene_rows(items: Iterable[dict], band_assets: tuple[str, ...] = STACK_ASSET
     return df.sort_values(["collection", "datetime", "scene_id"]).reset_index(drop=True)
 
 
-def _epsg(props: dict) -> int | None:
-    if props.get("proj:epsg") is not None:
-        return int(props["proj:epsg"])
-    code = props.get("proj:code") or ""
-    return int(code.split(":")[1]) if code.upper().startswith("EPSG:") else None
-
-
 def mgrs_tile(props: dict) -> str | None:
-    """The item's MGRS tile (`31UES`) from `grid:code`, `s2:mgrs_tile` or the `mgrs:*` properties."""
-    grid = props.get("grid:code") or ""
-    if grid.startswith("MGRS-"):
-        return grid[5:]
-    if props.get("s2:mgrs_tile"):
-        return str(props["s2:mgrs_tile"]).removeprefix("T")
-    parts = [props.get("mgrs:utm_zone"), props.get("mgrs:latitude_band"), props.get("mgrs:grid_square")]
-    return "".join(str(p) for p in parts) if all(p is not None for p in parts) else None
+    """The item's MGRS tile (`31UES`) from `grid:code`, `s2:mgrs_tile` or the `mgrs:*` properties
+    (None when absent or unreadable)."""
+    return stac_items.read_item({"id": "_", "collection": "_", "properties": props}).facts["mgrs_tile"]
 
 
-def _grid_origin(asset: dict) -> dict:
-    t = asset.get("proj:transform")
-    ok = isinstance(t, list) and len(t) >= 6
-    return {"grid_origin_x": float(t[2]) if ok else None, "grid_origin_y": float(t[5]) if ok else None}
-
-
-def _link(item: dict, rel: str) -> str | None:
-    return next((link.get("href") for link in item.get("links") or [] if link.get("rel") == rel), None)
-
-
-def _api(item: dict) -> str | None:
+def _api(item: dict, links: dict[str, str]) -> str | None:
     """The API the item was found on, else (an item from elsewhere) its root link."""
-    root = _link(item, "root")
-    return item.get(API_FIELD) or (root.rstrip("/") if root else None)
+    root = links.get("root")
+    found = item.get(API_FIELD) if isinstance(item, dict) else None
+    return found or (root.rstrip("/") if root else None)
 
 
-def _problems(item: dict, props: dict, required_assets: tuple[str, ...]) -> list[str]:
-    assets = item.get("assets") or {}
-    problems = [f"missing asset {a!r}" for a in required_assets if not (assets.get(a) or {}).get("href")]
-    problems += [f"missing property {p!r}" for p in REQUIRED_PROPERTIES if props.get(p) in (None, "")]
-    if _epsg(props) is None:
-        problems.append("missing property 'proj:epsg'/'proj:code'")
-    if not item.get("geometry"):
-        problems.append("missing geometry")
-    return problems
-
-
-def _row(item: dict, required_assets: tuple[str, ...]) -> dict:
-    props = item.get("properties") or {}
-    assets = item.get("assets") or {}
-    problems = _problems(item, props, required_assets)
-    bands = (assets.get("red") or {}).get("raster:bands") or [{}]
-    rule = radiometry.rule_for_item(item.get("collection", ""), props, bands[0]) if not problems else None
-    geom = shape(item["geometry"]) if item.get("geometry") else None
+def _row(item, required_assets: tuple[str, ...], ordinal: int) -> dict:
+    reading = stac_items.read_item(item, required_assets, ordinal)
+    facts, problems = reading.facts, reading.reasons()
+    rule = None
+    if not problems:
+        props = item["properties"]
+        rule = radiometry.rule_for_item(facts["collection"], props, facts["raster_band"])
+    geom = facts.get("geometry")
     bounds = geom.bounds if geom is not None else (None,) * 4
+    hrefs = facts.get("hrefs", {})
+    origin_x, origin_y = facts.get("grid_origin", (None, None))
     return {
-        "scene_id": item.get("id", ""),
-        "collection": item.get("collection", ""),
-        "stac_api": _api(item),
-        "datetime": props.get("datetime"),
-        "platform": props.get("platform"),
-        "mgrs_tile": mgrs_tile(props),
-        "epsg": _epsg(props),
-        "processing_baseline": props.get("s2:processing_baseline"),
-        "boa_offset_applied": props.get("earthsearch:boa_offset_applied"),
+        "scene_id": facts["scene_id"],
+        "collection": facts["collection"],
+        "stac_api": _api(item, facts.get("links", {})),
+        "datetime": facts.get("datetime"),
+        "platform": facts.get("platform"),
+        "mgrs_tile": facts.get("mgrs_tile"),
+        "epsg": facts.get("epsg"),
+        "processing_baseline": facts.get("processing_baseline"),
+        "boa_offset_applied": facts.get("boa_offset_applied"),
         "radiometry_rule": rule.name if rule else None,
         "dn_scale": rule.scale if rule else None,
         "dn_offset": rule.offset if rule else None,
-        "cloud_cover": props.get("eo:cloud_cover"),
+        "cloud_cover": facts.get("cloud_cover"),
         "footprint_wkt": geom.wkt if geom is not None else None,
         "min_lon": bounds[0],
         "min_lat": bounds[1],
         "max_lon": bounds[2],
         "max_lat": bounds[3],
-        "sun_azimuth": props.get("view:sun_azimuth"),
-        "sun_elevation": props.get("view:sun_elevation"),
-        **{f"href_{a}": (assets.get(a) or {}).get("href") for a in SCENE_ASSETS},
-        "item_href": _link(item, "self"),
-        **_grid_origin(assets.get("blue") or {}),
+        "sun_azimuth": facts.get("sun_azimuth"),
+        "sun_elevation": facts.get("sun_elevation"),
+        **{f"href_{a}": hrefs.get(a) for a in SCENE_ASSETS},
+        "item_href": facts.get("links", {}).get("self"),
+        "grid_origin_x": origin_x,
+        "grid_origin_y": origin_y,
         "status": "invalid" if problems else "ok",
         "reason": "; ".join(problems) if problems else None,
     }

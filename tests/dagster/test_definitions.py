@@ -41,3 +41,10 @@ def test_automation_is_found_in_defs():
     assert {j.name for j in defs.jobs} >= {"ais_daily", "downstream_daily"}
     assert [s.name for s in defs.sensors] == ["matured_days_sensor"]
     assert [s.name for s in defs.schedules] == ["ais_daily_schedule"]
+
+
+def test_orphan_cleanup_runs_after_both_tables_that_point_at_chip_files():
+    graph = defs.resolve_asset_graph()
+    node = graph.get(dg.AssetKey("orphan_cleanup"))
+    assert {dg.AssetKey("chips"), dg.AssetKey("tile_index")} <= set(node.parent_keys)
+    assert node.partitions_def is not None

@@ -128,3 +128,89 @@ def test_qa_report_counts_the_plan_outcomes_of_plan_status(pipeline_run):
     assert matched > 0
     assert f'<th>Plan rows: matched</th><td class="num">{matched}</td>' in html
     assert '<th>Plan rows: pending</th><td class="num">0</td>' in html
+
+
+def test_every_chip_and_label_file_of_the_day_has_its_index_row(pipeline_run):
+    storage = pipeline_run.storage
+    assert pipeline_run.result.asset_materializations_for_node("orphan_cleanup")
+    tiles = _table(pipeline_run, paths.TILES_INDEX)
+    files = [p for tree in ("chips", "labels") for p in storage.root.glob(f"{tree}/*/*/{SAMPLE_DAY.isoformat()}/*")]
+    assert files and not [p for p in files if p.name.startswith(".")]
+    assert {p.name.split(".")[0].split("_")[0] for p in files} == set(tiles.tile_id)
+
+
+def test_a_hostile_item_and_a_stricter_rerun_leave_a_consistent_day(tmp_path, shipped_config):
+    """A day whose catalogue serves an item with `proj:code` as an int succeeds, chipping the acquisition
+    from its other collection; re-run with a stricter config, it keeps only files its index points at."""
+    import os
+
+    import yaml
+
+    from shipchips_core.ais.stream import run_collector, settings_from_config
+    from shipchips_core.config import load_config
+    from shipchips_core.dataset.storage import LocalStorage
+    from shipchips_dagster.definitions import build_definitions
+    from shipchips_twin.session import TWIN_API_KEY, running_twin
+    from shipchips_twin.stac_faults import StacFaults
+    from shipchips_twin.world import World
+
+    from .conftest import write_config
+
+    world = World()
+    bad_id = next(a for a in world.acquisitions if a.sensing_time.date() == SAMPLE_DAY)
+    from shipchips_twin.scenes import item_id
+
+    bad = item_id(bad_id, "sentinel-2-c1-l2a")
+    faults = StacFaults(tamper={bad: {"properties.proj:code": 32631}})
+    config_path = write_config(shipped_config, tmp_path / "config.yaml", tmp_path / "dataset_root")
+    saved = dict(os.environ)
+
+    def run(path):
+        defs = build_definitions(str(path))
+        job = defs.resolve_implicit_global_asset_job_def()
+        daily = [k for k in defs.resolve_asset_graph().get_all_asset_keys() if k.path[-1] not in ("vessel_coverage", "scene_yield")]
+        return job.get_subset(asset_selection=set(daily)).execute_in_process(partition_key=SAMPLE_DAY.isoformat())
+
+    def day_files(storage):
+        return [p for tree in ("chips", "labels") for p in storage.root.glob(f"{tree}/*/*/{SAMPLE_DAY.isoformat()}/*")]
+
+    with running_twin(world, tmp_path / "catalog", SAMPLE_DAY, stac_faults=faults) as twin:
+        os.environ.update(twin.env())
+        try:
+            cfg = load_config(config_path)
+            storage = LocalStorage(cfg.dataset_root)
+            run_collector(settings_from_config(cfg, TWIN_API_KEY), storage, stop_at=twin.ais_end)
+            first = run(config_path)
+            assert first.success
+            scenes = pd.read_parquet(storage.path(paths.partition_file("tables/s2_scene_metadata", SAMPLE_DAY)))
+            bad_row = scenes.set_index("scene_id").loc[bad]
+            assert bad_row.status == "invalid" and "'proj:code' = 32631 (number)" in bad_row.reason
+            chips1 = _table_at(storage, "tables/chips")
+            assert bad not in set(chips1.scene_id) and (chips1.status == "ok").sum() > 1
+            # stricter: half the matches exceed the uncertainty bound, and no quicklooks
+            data = yaml.safe_load(config_path.read_text())
+            limit = float(chips1.loc[chips1.status == "ok", "uncertainty_m"].median())
+            data.setdefault("matching", {})["max_uncertainty_m"] = limit
+            data.setdefault("chips", {})["quicklook"] = False
+            strict_path = tmp_path / "strict.yaml"
+            strict_path.write_text(yaml.safe_dump(data))
+            # a killed run's leftover in a day folder
+            some_dir = day_files(storage)[0].parent
+            (some_dir / ".x.tif.999999999.1.0.tmp").write_bytes(b"partial")
+            second = run(strict_path)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+    assert second.success
+    tiles = _table_at(storage, paths.TILES_INDEX)
+    assert 0 < len(tiles) < (chips1.status == "ok").sum()
+    files = day_files(storage)
+    assert not [p for p in files if p.name.startswith(".")]
+    assert {p.name.split(".")[0].split("_")[0] for p in files} == set(tiles.tile_id)
+    assert not [p for p in files if p.name.endswith("_quicklook.jpg")]
+    for col in ("tif_path", "meta_path", "label_path"):
+        assert all(storage.exists(p) for p in tiles[col])
+
+
+def _table_at(storage, dataset: str) -> pd.DataFrame:
+    return pd.read_parquet(storage.path(paths.partition_file(dataset, SAMPLE_DAY)))

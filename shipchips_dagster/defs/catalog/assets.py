@@ -1,11 +1,11 @@
-"""The catalogue of the day's chips: the tile index and the QA report."""
+"""The catalogue of the day's chips: the tile index, the QA report, and no file the index does not list."""
 
 import dagster as dg
 import pandas as pd
 
 from shipchips_core import pipeline
 from shipchips_core.dataset import paths
-from shipchips_dagster.lib.partitions import partition_day
+from shipchips_dagster.lib.partitions import DAILY, partition_day
 from shipchips_dagster.lib.resource import ShipchipsResource
 from shipchips_dagster.lib.table_asset import output, table_asset
 
@@ -32,3 +32,13 @@ def qa_report(
     """`QA/reports/{date}.html` and its one-row summary, the plan's outcomes read from `plan_status`."""
     day = partition_day(context)
     return output(context, pipeline.qa_report(shipchips.storage, day, ais_snapshots, plan_status, s2_scene_metadata, chips))
+
+
+@dg.asset(partitions_def=DAILY, group_name=GROUP)
+def orphan_cleanup(
+    context: dg.AssetExecutionContext, shipchips: ShipchipsResource, chips: pd.DataFrame, tile_index: pd.DataFrame
+) -> dg.MaterializeResult:
+    """Removes the day's chip and label files no stored `chips` or `tile_index` row points at (a re-run
+    that made fewer chips) and the stale temporaries of killed runs; runs after both tables are written."""
+    result = pipeline.orphan_cleanup(shipchips.storage, partition_day(context), chips, tile_index)
+    return dg.MaterializeResult(metadata=result.counts)

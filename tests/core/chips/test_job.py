@@ -214,3 +214,47 @@ def test_reruns_are_byte_identical_whatever_the_worker_count(tmp_path, twin_worl
     assert files_a == files_b and len(files_a) == 5 * (a.status == "ok").sum()
     for rel in files_a:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+
+
+def _lane_points(world, scenes, n):
+    """`n` ship positions in open water around the lane ship of `_ship_point` (chips that pass the gates)."""
+    x, y = _ship_point(world, scenes)
+    return [(x + dx, y + dy) for dx in (-600.0, 0.0, 600.0) for dy in (-600.0, 0.0, 600.0)][:n]
+
+
+def test_a_disk_filling_up_while_chipping_fails_the_run_naming_the_path(tmp_path, twin_world, scenes):
+    from shipchips_core.dataset.faults import StorageFault
+    from tests.small_fs import small_filesystem
+
+    one = scenes.iloc[[0]]
+    points = _lane_points(twin_world, one, 9)
+    full, _ = _cut(tmp_path / "roomy", twin_world, one, points, workers=1)
+    assert (full.status == "ok").all()
+    need = sum(p.stat().st_size for p in (tmp_path / "roomy").rglob("*") if p.is_file())
+    with small_filesystem(tmp_path / "fs", f"{need // 2 // 1024}k") as root:
+        with pytest.raises(StorageFault) as info:
+            _cut(root, twin_world, one, points, workers=1)
+        fault = info.value
+        assert fault.errno == 28 and fault.filename.startswith((str(root / "chips"), str(root / "labels")))
+        assert fault.filename in str(fault)
+        files = [p for p in root.rglob("*") if p.is_file()]
+        assert files and not [p for p in files if p.name.startswith(".")]  # no temporary left
+        for p in files:  # every visible file is whole: byte-identical to the same file made with room to spare
+            assert p.read_bytes() == (tmp_path / "roomy" / p.relative_to(root)).read_bytes(), p
+
+
+def test_a_chips_own_write_error_stays_a_failed_row(tmp_path, twin_world, scenes, monkeypatch):
+    from shipchips_core.chips import files as products
+
+    real, calls = products.write_masks, []
+
+    def flaky(storage, rel, chip, masks):
+        calls.append(rel)
+        if len(calls) == 2:
+            raise ValueError("masks do not fit the chip grid")
+        return real(storage, rel, chip, masks)
+
+    monkeypatch.setattr(products, "write_masks", flaky)
+    df, _ = _cut(tmp_path, twin_world, scenes.iloc[[0]], _lane_points(twin_world, scenes.iloc[[0]], 3), workers=1)
+    assert sorted(df.status) == ["failed", "ok", "ok"]
+    assert df.loc[df.status == "failed", "reason"].item() == "ValueError: masks do not fit the chip grid"
