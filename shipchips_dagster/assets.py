@@ -121,9 +121,9 @@ def chips(
 
 
 @_table_asset("tile_index", dataset=layout.TILES_INDEX)
-def tile_index(chips: pd.DataFrame, s2_scene_metadata: pd.DataFrame, ais_snapshots: pd.DataFrame) -> pd.DataFrame:
-    """`indexes/tiles.parquet`: one row per chip written, with scene and vessel facts."""
-    return index.build_tile_index(chips, s2_scene_metadata, ais_snapshots)
+def tile_index(shipchips: ShipchipsResource, chips: pd.DataFrame, s2_scene_metadata: pd.DataFrame, ais_snapshots: pd.DataFrame) -> pd.DataFrame:
+    """`indexes/tiles.parquet` (GeoParquet): one row per chip written, with scene and vessel facts."""
+    return index.build_tile_index(chips, s2_scene_metadata, ais_snapshots, chip_size=shipchips.config.chips.size)
 
 
 @_table_asset("qa_report", schema="qa_summary", deps=("tile_index",))
