@@ -11,6 +11,6 @@ AIS_JOB = dg.define_asset_job("ais_daily", selection=[ais_snapshots], partitions
 DOWNSTREAM_JOB = dg.define_asset_job(
     "downstream_daily",
     selection=dg.AssetSelection.assets(ais_snapshots).downstream(include_self=False)
-    - dg.AssetSelection.assets("vessel_coverage", "scene_yield"),
+    - dg.AssetSelection.assets("vessel_coverage", "scene_yield", "stac_collection"),
     partitions_def=DAILY,
 )
