@@ -114,23 +114,24 @@ def geo_metadata(table: pa.Table) -> dict:
 
 def to_arrow(df: pd.DataFrame) -> pa.Table:
     """A tile-index frame as an Arrow table in the index's sort order, geometry columns typed."""
-    ordered = df.sort_values(list(SORT_KEYS), kind="stable").reset_index(drop=True)
     fields, arrays = [], []
-    for name in ordered.columns:
-        col = ordered[name]
+    for name in df.columns:
+        col = df[name]
         if name in ("footprint", "ship_point"):
-            arr = pa.array(list(col), type=pa.binary())
+            arr = pa.array(col.to_numpy(object), type=pa.binary(), from_pandas=True)
         elif name == "bbox":
-            arr = pa.array(list(col), type=BBOX_TYPE)
+            arr = pa.array(col.to_numpy(object), type=BBOX_TYPE, from_pandas=True)
         elif isinstance(col.dtype, pd.DatetimeTZDtype):
             arr = pa.array(col, type=pa.timestamp("ns", tz="UTC"))
         elif col.dtype == object:
-            arr = pa.array(col.astype(object).where(col.notna(), None), type=pa.string(), from_pandas=True)
+            arr = pa.array(col.to_numpy(object), type=pa.string(), from_pandas=True)
         else:
             arr = pa.array(col, from_pandas=True)
         fields.append(pa.field(name, arr.type))
         arrays.append(arr)
     table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    if len(table):  # arrow's sort is stable
+        table = table.sort_by([(k, "ascending") for k in SORT_KEYS])
     return table.replace_schema_metadata({b"geo": json.dumps(geo_metadata(table), sort_keys=True).encode()})
 
 

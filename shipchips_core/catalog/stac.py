@@ -224,7 +224,8 @@ def stored_extent(storage) -> tuple[list[float] | None, list[str | None]]:
         con.close()
     if not row[8]:
         return None, [None, None]
-    bbox = [round(float(v), 7) for v in row[:4]]
+    # rounded outward to 1e-7° (~1 cm), so the extent still holds every item
+    bbox = [math.floor(row[0] * 1e7) / 1e7, math.floor(row[1] * 1e7) / 1e7, math.ceil(row[2] * 1e7) / 1e7, math.ceil(row[3] * 1e7) / 1e7]
     return bbox, [_iso(row[4]), _iso(row[5])]
 
 
