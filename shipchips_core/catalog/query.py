@@ -40,6 +40,10 @@ VIEWS: dict[str, tuple[str, str | None]] = {
 }
 
 
+# statements whose only answer is DuckDB's "Success" (or nothing): run, not printed
+_SILENT = {"SET", "VARIABLE_SET", "CREATE", "CREATE_FUNC", "DROP", "ALTER", "TRANSACTION", "LOAD", "ATTACH", "DETACH", "PREPARE"}
+
+
 class QueryError(ValueError):
     """A statement that does not parse, a parameter missing or unused, or a failing query."""
 
@@ -115,7 +119,7 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None 
             raise QueryError(f"missing parameter(s): {', '.join(missing)} (pass --param {missing[0]}=VALUE)")
         try:
             cur = con.execute(st.query, {k: params[k] for k in names} if names else None)
-            if cur.description is None:
+            if cur.description is None or st.type.name in _SILENT:
                 continue
             columns = [d[0] for d in cur.description]
             results.append(Result(st.query, columns, cur.fetchall()))

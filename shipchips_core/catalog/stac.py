@@ -189,8 +189,13 @@ def read_items(path: str) -> list[dict]:
     import pyarrow.parquet as pq
     from stac_geoparquet.arrow import stac_table_to_items
 
-    # partitioning=None: the hive `date=` folder is no STAC property
-    return list(stac_table_to_items(pq.read_table(path, partitioning=None)))
+    # partitioning=None: the hive `date=` folder is no STAC property. A property one item lacks is a null
+    # in the columnar form; it is left out again (STAC omits unknown fields rather than writing null)
+    items = []
+    for item in stac_table_to_items(pq.read_table(path, partitioning=None)):
+        item["properties"] = {k: v for k, v in item["properties"].items() if v is not None or k == "datetime"}
+        items.append(item)
+    return items
 
 
 def write_day(storage, day, items: list[dict]) -> str | None:
