@@ -40,7 +40,7 @@ from shipchips_core.storage import LocalStorage
 
 SEED = 20260615
 TARGET_MS = 100.0
-VERSION = 1  # bump when the generated index changes
+VERSION = 2  # bump when the generated index changes
 START = date(2026, 1, 1)
 BOX = (4.0, 53.0, 6.0, 55.0)  # lon/lat, North Sea
 
@@ -117,7 +117,7 @@ def ensure_index(cache: Path, rows: int, days: int, n_vessels: int) -> tuple[Pat
     t0 = time.perf_counter()
     rng = np.random.default_rng(SEED)
     vessels = {
-        "mmsi": rng.choice(np.arange(201_000_000, 775_999_999), n_vessels, replace=False),
+        "mmsi": 201_000_000 + rng.choice(575_000_000, n_vessels, replace=False),
         "lon": rng.uniform(-9, 29, n_vessels), "lat": rng.uniform(37, 63, n_vessels),
         "split": rng.choice(3, n_vessels, p=[0.8, 0.1, 0.1]),
         "name": np.array([f"VESSEL {i}" for i in range(n_vessels)], dtype=object),
