@@ -90,3 +90,16 @@ def test_cli_reports_sql_errors_without_a_traceback(config, capsys):
     assert cli.main(["--config", config, "sql", "SELECT * FROM no_such_view"]) == 1
     assert "no_such_view" in capsys.readouterr().err
     assert cli.main(["--config", config, "sql"]) == 2
+
+
+def test_days_with_other_columns_are_unioned_by_name(storage):
+    # a day written before the GeoParquet change: no geometry columns, still one table with the others
+    import pandas as pd
+
+    old = frame([tile("c000000000000001", 211000005, "2024-04-30T10:30:00")]).drop(columns=list(geoparquet.GEOMETRY_COLUMNS))
+    with storage.open_write(layout.partition_file(layout.TILES_INDEX, date(2024, 4, 30))) as fh:
+        old.to_parquet(fh, index=False)
+    con = query.open_catalog(storage)
+    (res,) = query.run(con, "SELECT date, footprint IS NULL FROM tiles ORDER BY date, tile_id")
+    assert res.rows == [("2024-04-30", True), ("2024-05-01", False), ("2024-05-01", False), ("2024-05-02", False)]
+    assert pd.Timestamp(query.run(con, "SELECT min(acq_time) FROM tiles")[0].rows[0][0]) == pd.Timestamp("2024-04-30T10:30:00Z")
