@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> dict:
     storage = LocalStorage(root)
     with query.open_catalog(storage) as probe:
         params = _params(probe, args.days)
+    load_before = os.getloadavg()
     cases = {}
     for name, sql in QUERIES.items():
         con = query.open_catalog(storage)  # cold: a fresh connection reads the footers
@@ -177,13 +178,16 @@ def main(argv: list[str] | None = None) -> dict:
                        "best_ms": round(min(runs), 1)}
     targets = [{"name": f"{name} (warm median)", "value": c["median_ms"], "target": f"<= {TARGET_MS:g}",
                 "pass": c["median_ms"] <= TARGET_MS} for name, c in cases.items()]
-    report = {"facts": facts, "cases": cases, "targets": targets, "cpus": os.cpu_count()}
+    load = {"before": [round(v, 2) for v in load_before], "after": [round(v, 2) for v in os.getloadavg()]}
+    report = {"facts": facts, "cases": cases, "targets": targets, "cpus": os.cpu_count(), "loadavg_1_5_15": load}
     lines = [f"index: {facts['rows']} rows, {facts['days']} days, {facts['vessels']} vessels, "
              f"{facts['bytes'] / 2**20:.0f} MiB, row groups of {facts['row_group_rows']} "
              f"({'generated now' if facts['generated_now'] else 'cached'}; generation took {facts['generate_s']} s)"]
     for name, c in cases.items():
         lines.append(f"  {name:26s} rows={c['rows_out']:>7d}  cold {c['cold_ms']:7.1f} ms  warm median {c['median_ms']:7.1f} ms"
                      f"  best {c['best_ms']:7.1f} ms")
+    lines.append(f"  machine: {os.cpu_count()} CPUs, load average (1/5/15 min) {load['before']} before, {load['after']} after"
+                 " (the machine is shared: a load above the CPU count slows every figure)")
     lines += target_lines(targets, "{:.1f}", " ms")
     print("\n".join(lines), flush=True)
     out = cache / "index_queries.json"
