@@ -11,8 +11,8 @@ import pandas as pd
 from affine import Affine
 from pyproj import Transformer
 
-from shipchips_core import chipper
-from shipchips_core.scenes import scene_rows
+from shipchips_core.chips import reader as chipper
+from shipchips_core.sentinel2.search import scene_rows
 
 CHIP_BLOCK = 1024
 GAP_BEFORE_S, GAP_AFTER_S = 4.0, 6.0  # the two AIS fixes around the sensing time

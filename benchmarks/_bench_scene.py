@@ -1,6 +1,6 @@
 """A full-size, Earth-Search-shaped Sentinel-2 L2A scene with ship traffic, generated once and cached.
 
-The twin's renderer (`shipchips_core.twin.scenes.render_scene`) holds every band of a granule as
+The twin's renderer (`shipchips_twin.scenes.render_scene`) holds every band of a granule as
 float32 in memory at once, which for a real 10980² granule is several GB; this generator renders
 band by band in 1024-row strips instead (a few hundred MB peak), writes each strip into an
 uncompressed tiled GeoTIFF and turns that into a COG shaped like Earth Search's (1024² tiles,
@@ -28,7 +28,7 @@ import rasterio
 import rasterio.shutil
 from affine import Affine
 
-from shipchips_core.twin.scenes import (
+from shipchips_twin.scenes import (
     BANDS_10M,
     BANDS_20M,
     CLOUD_HALO,
@@ -40,7 +40,7 @@ from shipchips_core.twin.scenes import (
     item_id,
     to_dn,
 )
-from shipchips_core.twin.world import Acquisition, Cloud, World
+from shipchips_twin.world import Acquisition, Cloud, World
 
 COLLECTION = "sentinel-2-l2a"
 SEED = 20260615

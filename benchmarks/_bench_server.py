@@ -17,7 +17,7 @@ from pathlib import Path
 
 import uvicorn
 
-from shipchips_core.twin.stac_server import create_app
+from shipchips_twin.stac_server import create_app
 
 
 class CountingMiddleware:

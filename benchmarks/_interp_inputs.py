@@ -18,7 +18,7 @@ import pandas as pd
 import shapely
 
 from shipchips_core.ais.clean import COLUMNS
-from shipchips_core.tracks import KNOT_MS
+from shipchips_core.matching.tracks import KNOT_MS
 
 DAY = date(2026, 6, 15)
 M_PER_DEG = 111_195.0

@@ -13,9 +13,9 @@ import pandas as pd
 from affine import Affine
 
 from benchmarks._twin_pipeline import DayRun
-from shipchips_core.chipper import chip_origin
-from shipchips_core.twin.scenes import CLOUD_HALO
-from shipchips_core.twin.world import PIXEL_M, Acquisition, World
+from shipchips_core.chips.reader import chip_origin
+from shipchips_twin.scenes import CLOUD_HALO
+from shipchips_twin.world import PIXEL_M, Acquisition, World
 
 BASELINE_MAX_S = 600.0  # the naive rule: the nearest fix in time, if within 10 minutes
 LAND_STEP_M = 20.0  # land is sampled on the SCL grid's spacing

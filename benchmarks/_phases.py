@@ -30,7 +30,7 @@ NAIVE_ENV = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}  # what a typical user
 
 
 def _band_assets(stack: str) -> tuple[str, ...]:
-    from shipchips_core.config import STACK_ASSETS
+    from shipchips_core.sentinel2.bands import STACK_ASSETS
     return tuple(STACK_ASSETS[stack])
 
 
@@ -78,9 +78,9 @@ def _naive_chip(hrefs: dict[str, str], ship: dict, size: int) -> np.ndarray:
 # ---- (b) the project's chipper ----------------------------------------------------------------------
 def project(spec: dict) -> dict:
     """`chipping.cut_partition` end to end (reads, masks, gating, COG/JSON/quicklook writes)."""
-    from shipchips_core import chipping
+    from shipchips_core.chips import job as chipping
     from shipchips_core.config import Config
-    from shipchips_core.storage import LocalStorage
+    from shipchips_core.dataset.storage import LocalStorage
 
     cfg = _config(Config(), spec)
     scenes = inputs.scenes_frame(spec["item"])
@@ -122,8 +122,8 @@ def _workers_used(chipping, job, n_chips: int) -> int:
 # ---- (b-read) the project's read path -------------------------------------------------------------
 def project_read(spec: dict) -> dict:
     """`SceneReader.cut` for every ship, in the chipper's block order, one reader, no writing."""
-    from shipchips_core import chipper
-    from shipchips_core.radiometry import RadiometryRule
+    from shipchips_core.chips import reader as chipper
+    from shipchips_core.sentinel2.radiometry import RadiometryRule
 
     scene = inputs.scenes_frame(spec["item"]).iloc[0]
     rule = RadiometryRule(scene["radiometry_rule"], float(scene["dn_scale"]), float(scene["dn_offset"]))
@@ -164,8 +164,8 @@ def decode_floor(spec: dict) -> dict:
 def decode_floor_tifffile(spec: dict) -> dict:
     """(c) with the project's own decoder: the same blocks, bytes read from the local files and decoded
     by tifffile/imagecodecs (`tiff_tiles.TiledTiff`), once each."""
-    from shipchips_core import ranges
-    from shipchips_core.tiff_tiles import TiledTiff
+    from shipchips_core.chips.cog import ranges
+    from shipchips_core.chips.cog.tiff import TiledTiff
 
     assets = (*_band_assets(spec["stack"]), "scl")
     ships, size = _ships(spec), spec["size"]

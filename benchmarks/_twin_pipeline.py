@@ -16,16 +16,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from shipchips_core import layout, matching, overpass, plan, scenes
 from shipchips_core.ais import archives
-from shipchips_core.chipping import ChipJob, cut_partition
+from shipchips_core.chips.job import ChipJob, cut_partition
 from shipchips_core.config import Config
-from shipchips_core.storage import LocalStorage
-from shipchips_core.twin.ais_feed import iter_messages
-from shipchips_core.twin.scenes import generate_catalog
-from shipchips_core.twin.session import replay_window
-from shipchips_core.twin.stac_server import StacApiTwin
-from shipchips_core.twin.world import World
+from shipchips_core.dataset import paths
+from shipchips_core.dataset.storage import LocalStorage
+from shipchips_core.matching import candidates as matching
+from shipchips_core.plan import acquisition as plan
+from shipchips_core.plan import overpass
+from shipchips_core.sentinel2 import search as scenes
+from shipchips_twin.ais_feed import iter_messages
+from shipchips_twin.scenes import generate_catalog
+from shipchips_twin.session import replay_window
+from shipchips_twin.stac_server import StacApiTwin
+from shipchips_twin.world import World
 
 
 @dataclass
@@ -45,7 +49,7 @@ def land_ais(world: World, storage: LocalStorage, day: date) -> int:
     start, end = replay_window(day)
     lines = [json.dumps(envelope) for _, envelope in iter_messages(world, start, end)]
     first_ms = int(start.timestamp() * 1000)
-    storage.write_bytes(f"{layout.ais_landing_dir(day)}/aisstream-{first_ms}-0.jsonl", ("\n".join(lines) + "\n").encode())
+    storage.write_bytes(f"{paths.ais_landing_dir(day)}/aisstream-{first_ms}-0.jsonl", ("\n".join(lines) + "\n").encode())
     return len(lines)
 
 

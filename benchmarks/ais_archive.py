@@ -40,8 +40,8 @@ def run_phase(name: str, src: str, result: str) -> None:
     """In the child: one phase, its figures written to `result`."""
     import pandas as pd
 
-    from shipchips_core import schemas
     from shipchips_core.ais import archives
+    from shipchips_core.dataset import schemas
 
     _, _, areas, _, _ = PHASES[name]
     start = time.perf_counter()

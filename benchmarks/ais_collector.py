@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from shipchips_core.ais.stream import CollectorSettings, CollectStats, collect
-from shipchips_core.storage import LocalStorage
+from shipchips_core.dataset.storage import LocalStorage
 
 TARGET_RATE = 5000.0  # msg/s sustained
 # bounded memory: peak RSS may grow from 50k to 200k messages by under 10% of the text received in
@@ -38,8 +38,8 @@ MB = 1024 * 1024
 
 def _twin_process(conn, hours: float) -> None:
     """Child: serve the replay, report the URL and box, then the number sent when told to stop."""
-    from shipchips_core.twin.ais_server import AisStreamTwin
-    from shipchips_core.twin.world import World
+    from shipchips_twin.ais_server import AisStreamTwin
+    from shipchips_twin.world import World
 
     world = World()
     start = datetime.combine(world.spec.days[0], datetime.min.time(), timezone.utc)

@@ -30,7 +30,7 @@ import numpy as np
 from benchmarks import _bytes, _report
 from benchmarks._bench_scene import SEED, ensure_scene
 from benchmarks._bench_server import CountingServer
-from shipchips_core.twin.stac_server import publish
+from shipchips_twin.stac_server import publish
 
 REPO = Path(__file__).resolve().parent.parent
 CHIP_SIZE = 256

@@ -34,9 +34,10 @@ import numpy as np
 import pandas as pd
 
 from benchmarks._verdict import exit_with_verdict, target_lines
-from shipchips_core import layout, schemas
 from shipchips_core.catalog import geoparquet, query
-from shipchips_core.storage import LocalStorage
+from shipchips_core.dataset import paths as layout
+from shipchips_core.dataset import schemas
+from shipchips_core.dataset.storage import LocalStorage
 
 SEED = 20260615
 TARGET_MS = 100.0

@@ -27,9 +27,10 @@ import pandas as pd
 
 from benchmarks import _interp_inputs as inputs
 from benchmarks._verdict import exit_with_verdict, target_lines
-from shipchips_core import matching, plan
 from shipchips_core.config import MatchingConfig, PlanConfig
-from shipchips_core.tracks import METHOD_NONE, interpolate_positions
+from shipchips_core.matching import candidates as matching
+from shipchips_core.matching.tracks import METHOD_NONE, interpolate_positions
+from shipchips_core.plan import acquisition as plan
 
 SEED = 20260615
 TARGET_S = 5.0

@@ -36,9 +36,9 @@ from benchmarks import _label_truth as truth
 from benchmarks._twin_pipeline import DayRun, run_day
 from benchmarks._verdict import exit_with_verdict, target_lines
 from shipchips_core.config import Config, load_config
-from shipchips_core.twin import scenes as twin_scenes
-from shipchips_core.twin import world as twin_world
-from shipchips_core.twin.world import PIXEL_M, World, WorldSpec
+from shipchips_twin import scenes as twin_scenes
+from shipchips_twin import world as twin_world
+from shipchips_twin.world import PIXEL_M, World, WorldSpec
 
 REPO = Path(__file__).resolve().parent.parent
 FIRST_DAY = date(2026, 6, 15)

@@ -1,20 +1,16 @@
-"""The `shipchips` command: the core without Dagster (collector, offline twin, config check, SQL)."""
+"""The `shipchips` command: the core without Dagster (config check, live collector, SQL over the dataset).
+The offline twin has its own command: `python -m shipchips_twin`."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
-import signal
 import sys
-import threading
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
-from .config import ConfigError, load_config, load_secret
-
-TWIN_CACHE = Path(".twin_cache")
-
+from shipchips_core.config import ConfigError, load_config, load_secret
 
 def _utc(text: str) -> datetime:
     when = datetime.fromisoformat(text)
@@ -30,8 +26,8 @@ def cmd_config(args: argparse.Namespace) -> int:
 def cmd_collect(args: argparse.Namespace) -> int:
     """Collect until SIGTERM/SIGINT, `--until` or `--max-seconds` (exit 0); a bad key or config exits 2.
     Any other failure (e.g. the disk) exits 1 with a traceback, for the supervisor to restart it."""
-    from .ais.stream import AisStreamFatal, run_collector, settings_from_config
-    from .storage import open_storage
+    from shipchips_core.ais.stream import AisStreamFatal, run_collector, settings_from_config
+    from shipchips_core.dataset.storage import open_storage
 
     cfg = load_config(args.config)
     key = load_secret("AISSTREAM_API_KEY")
@@ -56,42 +52,10 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_twin_generate(args: argparse.Namespace) -> int:
-    from .twin.scenes import generate_catalog
-    from .twin.world import World, WorldSpec
-
-    world = World(WorldSpec(days=tuple(date.fromisoformat(d) for d in args.day)) if args.day else None)
-    paths = generate_catalog(world, Path(args.out))
-    print(f"{len(paths)} items under {args.out}")
-    return 0
-
-
-def cmd_twin_serve(args: argparse.Namespace) -> int:
-    from .twin.ais_server import AisStreamTwin
-    from .twin.scenes import generate_catalog
-    from .twin.stac_server import StacApiTwin
-    from .twin.world import World
-
-    world = World()
-    generate_catalog(world, Path(args.catalog))
-    day = world.spec.days[0]
-    start = datetime.combine(day, datetime.min.time(), timezone.utc).replace(hour=9, minute=30)
-    end = start.replace(hour=11)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with StacApiTwin(Path(args.catalog)) as stac, AisStreamTwin(world, start, end, speedup=args.speedup, close_when_done=False) as ais:
-        print(f"SHIPCHIPS__STAC__URL={stac.url}\nSHIPCHIPS__AIS__URL={ais.url}\nAISSTREAM_API_KEY=twin-key", flush=True)
-        try:
-            stop.wait()
-        except KeyboardInterrupt:
-            pass
-    return 0
-
-
 def cmd_sql(args: argparse.Namespace) -> int:
     """SQL over the dataset's views (tiles, ais_observations, chips, plan, scenes, stac_items); values bound."""
-    from .catalog import query
-    from .storage import open_storage
+    from shipchips_core.catalog import query
+    from shipchips_core.dataset.storage import open_storage
 
     if (args.query is None) == (args.file is None):
         print("sql: give a query or --file FILE (one of them)", file=sys.stderr)
@@ -127,19 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("query", nargs="?", help='e.g. "SELECT split, count(*) FROM tiles WHERE mmsi = $mmsi GROUP BY ALL"')
     sql.add_argument("--file", "-f", help="read the SQL from this file instead")
     sql.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
-                     help="bind $NAME to VALUE (JSON if it parses: 123, 1.5, true, \"text\"; else the text); repeatable")
+                     help='bind $NAME to VALUE (JSON if it parses: 123, 1.5, true, "text"; else the text); repeatable')
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sql.add_argument("--max-rows", type=int, default=100, help="rows printed per result (0: all)")
     sql.set_defaults(func=cmd_sql)
-    twin = sub.add_parser("twin", help="the offline twin of aisstream.io and Earth Search").add_subparsers(dest="twin_command", required=True)
-    gen = twin.add_parser("generate", help="write the twin's Sentinel-2 catalogue")
-    gen.add_argument("--out", default=str(TWIN_CACHE / "catalog"))
-    gen.add_argument("--day", action="append", help="world day(s) YYYY-MM-DD (default: the sample day)")
-    gen.set_defaults(func=cmd_twin_generate)
-    serve = twin.add_parser("serve", help="serve the twin's STAC API and aisstream websocket until stopped")
-    serve.add_argument("--catalog", default=str(TWIN_CACHE / "catalog"))
-    serve.add_argument("--speedup", type=float, default=60.0, help="replay clock acceleration")
-    serve.set_defaults(func=cmd_twin_serve)
     return parser
 
 

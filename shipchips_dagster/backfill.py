@@ -22,7 +22,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from .definitions import build_definitions
+from shipchips_core.config import CONFIG_ENV
 
 WHOLE_GRAPH = "unpartitioned"  # the `partition` of the outcome of the unpartitioned assets' run
 
@@ -94,9 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.end < args.start:
         parser.error(f"--end {args.end} is before --start {args.start}")
+    if args.config:  # the one config source of the code location: its resource and its partitions
+        os.environ[CONFIG_ENV] = args.config
+    from shipchips_dagster.definitions import defs
+
     failed = []
     with _instance() as instance:
-        for outcome in backfill(build_definitions(args.config), args.start, args.end, instance):
+        for outcome in backfill(defs, args.start, args.end, instance):
             print(json.dumps(asdict(outcome)), flush=True)
             failed += [] if outcome.success else [outcome.partition]
     print(json.dumps({"failed": failed}), flush=True)

@@ -1,29 +1,35 @@
-"""The Dagster code location: `dagster dev -w workspace.yaml` loads `defs` from here."""
+"""The Dagster code location: every definition under `defs/` (by domain), plus the resources.
+
+A new asset, check, job, schedule or sensor is found where it is defined: no central list to edit.
+The config (`$SHIPCHIPS_CONFIG`, else ./config.yaml) is the one source of both the resource and the
+daily partitions (`lib/partitions.py`); a tool that takes `--config` sets `$SHIPCHIPS_CONFIG` before
+it imports this module (see `backfill.py`).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 
-from .assets import PIPELINE_ASSETS, TABLE_IO
-from .checks import ALL_CHECKS
-from .defs.catalog.stac import CATALOG_ASSETS
-from .io_managers import ParquetTableIOManager
-from .jobs import AIS_JOB, DOWNSTREAM_JOB
-from .resources import ShipchipsResource
-from .schedules import AIS_DAILY_SCHEDULE
-from .sensors import matured_days_sensor
-from .sql_models import SQL_MODEL_ASSETS
+from shipchips_core.config import CONFIG_ENV, ConfigError, load_config
+from shipchips_dagster.lib.partitions import START_DATE
+from shipchips_dagster.lib.resource import ShipchipsResource
+from shipchips_dagster.lib.table_asset import TABLE_IO
+from shipchips_dagster.lib.table_io import ParquetTableIOManager
 
 
 def build_definitions(config_path: str | None = None) -> dg.Definitions:
+    """The definitions with the resource reading `config_path` (default: the code location's config)."""
+    if config_path is not None and load_config(config_path).partitions.start_date != START_DATE:
+        raise ConfigError(
+            f"{config_path}: partitions.start_date differs from the one the partitions were built from "
+            f"({START_DATE}); set {CONFIG_ENV}={config_path} before importing shipchips_dagster"
+        )
     shipchips = ShipchipsResource(config_path=config_path)
-    return dg.Definitions(
-        assets=[*PIPELINE_ASSETS, *SQL_MODEL_ASSETS, *CATALOG_ASSETS],
-        asset_checks=ALL_CHECKS,
-        jobs=[AIS_JOB, DOWNSTREAM_JOB],
-        schedules=[AIS_DAILY_SCHEDULE],
-        sensors=[matured_days_sensor],
-        resources={"shipchips": shipchips, TABLE_IO: ParquetTableIOManager(shipchips=shipchips)},
+    found = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    return dg.Definitions.merge(
+        found, dg.Definitions(resources={"shipchips": shipchips, TABLE_IO: ParquetTableIOManager(shipchips=shipchips)})
     )
 
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from shipchips_core import layout
-from shipchips_core.catalog import stac
 from shipchips_core.ais.stream import run_collector, settings_from_config
 from shipchips_core.config import load_config
-from shipchips_core.storage import open_storage
-from shipchips_core.twin.session import TWIN_API_KEY, running_twin
-from shipchips_core.twin.world import SAMPLE_DAY, World
+from shipchips_core.catalog import stac
+from shipchips_core.dataset import paths
+from shipchips_core.dataset.storage import open_storage
+from shipchips_twin.session import TWIN_API_KEY, running_twin
+from shipchips_twin.world import SAMPLE_DAY, World
 
 DEMO_DIR = Path(".demo")
 CATALOG_DIR = Path(".twin_cache") / "catalog"
@@ -59,15 +59,15 @@ def main() -> int:
         daily, whole = _selections()
         _materialize(daily, env, day.isoformat())
         _materialize(whole, env, None)
-    tiles = pd.read_parquet(storage.path(layout.partition_file(layout.TILES_INDEX, day)))
+    tiles = pd.read_parquet(storage.path(paths.partition_file(paths.TILES_INDEX, day)))
     elapsed = time.perf_counter() - started
     print("\nshipchips demo done")
     print(f"  day:     {day}")
     print(f"  chips:   {len(tiles)} written under {storage.path('chips')}")
-    print(f"  index:   {storage.path(layout.TILES_INDEX)} (GeoParquet)")
+    print(f"  index:   {storage.path(paths.TILES_INDEX)} (GeoParquet)")
     print(f"  stac:    {storage.path(stac.COLLECTION_JSON)} + items {storage.path(stac.STAC_ITEMS)}")
     print('  sql:     .venv/bin/shipchips sql "SELECT split, count(*) FROM tiles GROUP BY ALL"')
-    print(f"  report:  {storage.path(layout.qa_report(day))}")
+    print(f"  report:  {storage.path(paths.qa_report(day))}")
     print(f"  took:    {elapsed:.1f} s wall")
     print(f"  browse:  DAGSTER_HOME={env['DAGSTER_HOME']} .venv/bin/dagster dev -w workspace.yaml")
     return 0

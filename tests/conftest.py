@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from shipchips_core.twin.scenes import generate_catalog, load_items
-from shipchips_core.twin.stac_server import StacApiTwin
-from shipchips_core.twin.world import World, WorldSpec
+from shipchips_twin.scenes import generate_catalog, load_items
+from shipchips_twin.stac_server import StacApiTwin
+from shipchips_twin.world import World, WorldSpec
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -24,11 +24,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from .. import layout as paths
-from ..config import AisConfig
-from ..storage import LocalStorage
-from . import clean, dma, noaa
-from .csv_layout import CANONICAL, Layout, canonical, row_keys
+from shipchips_core.ais import clean, dma, noaa
+from shipchips_core.ais.csv_layout import CANONICAL, Layout, canonical, row_keys
+from shipchips_core.config import AisConfig
+from shipchips_core.dataset import paths
+from shipchips_core.dataset.storage import LocalStorage
 
 LAYOUTS = {"noaa": noaa.LAYOUTS, "dma": dma.LAYOUTS}
 BLOCK_BYTES = 4 << 20  # ~40 k rows a batch: memory stays flat, per-batch overhead stays small

@@ -19,15 +19,15 @@ from operator import attrgetter
 import numpy as np
 import pandas as pd
 
-from .. import layout
-from ..storage import LocalStorage
-from .messages import (
+from shipchips_core.ais.messages import (
     MALFORMED_REASONS,
     MalformedMessage,
     PositionRecord,
     StaticRecord,
     parse_message,
 )
+from shipchips_core.dataset import paths
+from shipchips_core.dataset.storage import LocalStorage
 
 SOURCE = "aisstream"
 MAX_SPEED_KN = 60.0  # faster than any ship: a jump beyond this is a bad fix
@@ -266,7 +266,7 @@ def _read_day(storage: LocalStorage, day: date) -> tuple[list[PositionRecord], l
     counts = {"messages_read": 0, "positions_kept": 0, "static_records": 0}
     counts.update({f"malformed_{r}": 0 for r in MALFORMED_REASONS})
     positions, statics = [], []
-    for rel in storage.list(layout.ais_landing_dir(day), ".jsonl"):
+    for rel in storage.list(paths.ais_landing_dir(day), ".jsonl"):
         if rel.rsplit("/", 1)[-1].startswith("quarantine"):
             continue
         for line in storage.read_bytes(rel).split(b"\n"):

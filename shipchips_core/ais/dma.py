@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from .csv_layout import Layout
+from shipchips_core.ais.csv_layout import Layout
 
 # "Navigational status" text → ITU code. "Unknown value" is what the field's default 15 prints as.
 NAV_STATUS_CODES = {

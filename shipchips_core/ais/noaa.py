@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from .csv_layout import Layout
+from shipchips_core.ais.csv_layout import Layout
 
 _F, _S = pa.float64(), pa.string()
 _TYPES = {

@@ -28,11 +28,11 @@ from typing import Any, Sequence
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidURI
 
-from .. import layout
-from ..config import AisConfig, Config
-from .landing import Lander, remove_stale_temporaries
-from .messages import MalformedMessage, parse_message, parse_time_utc
-from .reconnect import Backoff, HandshakeRefused
+from shipchips_core.ais.landing import Lander, remove_stale_temporaries
+from shipchips_core.ais.messages import MalformedMessage, parse_message, parse_time_utc
+from shipchips_core.ais.reconnect import Backoff, HandshakeRefused
+from shipchips_core.config import AisConfig, Config
+from shipchips_core.dataset import paths
 
 log = logging.getLogger(__name__)
 # websockets logs every frame at DEBUG, the subscription (with the API key) included: cap its logger
@@ -194,7 +194,7 @@ class _Session:
 
 @lru_cache(maxsize=64)
 def _day_folder(day: date) -> str:
-    return layout.ais_landing_dir(day)
+    return paths.ais_landing_dir(day)
 
 
 def _message_time(env: Any) -> datetime | None:

@@ -27,8 +27,9 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from .. import layout, schemas
-from . import stac
+from shipchips_core.catalog import stac
+from shipchips_core.dataset import paths as layout
+from shipchips_core.dataset import schemas
 
 VIEWS: dict[str, tuple[str, str | None]] = {
     "tiles": (layout.TILES_INDEX, "tile_index"),

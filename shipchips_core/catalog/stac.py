@@ -30,10 +30,10 @@ from typing import Any, Iterable
 import pandas as pd
 import pyarrow as pa
 
-from .. import layout
-from ..chipper import BAND_NAMES, WAVELENGTHS_UM
-from ..masks import MASK_NAMES
-from . import geoparquet
+from shipchips_core.catalog import geoparquet
+from shipchips_core.chips.masks import MASK_NAMES
+from shipchips_core.dataset import paths as layout
+from shipchips_core.sentinel2.bands import BAND_NAMES, WAVELENGTHS_UM
 
 STAC_VERSION = "1.1.0"
 COLLECTION_ID = "shipchips-sentinel-2-ship-chips"

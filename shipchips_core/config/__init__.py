@@ -9,23 +9,23 @@ One module per group of sections (`sections`, `ais`, `stac`, `chips`), the root 
 `root`, and reading it in `loading`; this package re-exports the public names.
 """
 
-from .ais import ARCHIVE_FORMATS, AisConfig, ArchiveSource
-from .chips import STACK_ASSETS, ChipsConfig, GatingConfig
-from .loading import CONFIG_ENV, OVERRIDE_PREFIX, load_config, load_secret
-from .root import EXECUTION_ONLY_CHIP_KEYS, Config
-from .sections import (
+from shipchips_core.config.ais import ARCHIVE_FORMATS, AisConfig, ArchiveSource
+from shipchips_core.config.chips import ChipsConfig, GatingConfig
+from shipchips_core.config.loading import CONFIG_ENV, OVERRIDE_PREFIX, load_config, load_secret
+from shipchips_core.config.root import EXECUTION_ONLY_CHIP_KEYS, Config
+from shipchips_core.config.sections import (
     AreaOfInterest,
     MatchingConfig,
     PartitionsConfig,
     PlanConfig,
     SplitsConfig,
 )
-from .stac import DEFAULT_COLLECTIONS, StacApi, StacConfig
-from .validation import ConfigError
+from shipchips_core.config.stac import DEFAULT_COLLECTIONS, StacApi, StacConfig
+from shipchips_core.config.validation import ConfigError
 
 __all__ = [
     "ARCHIVE_FORMATS", "CONFIG_ENV", "DEFAULT_COLLECTIONS", "EXECUTION_ONLY_CHIP_KEYS", "OVERRIDE_PREFIX",
-    "STACK_ASSETS", "AisConfig", "ArchiveSource", "AreaOfInterest", "ChipsConfig", "Config", "ConfigError",
+    "AisConfig", "ArchiveSource", "AreaOfInterest", "ChipsConfig", "Config", "ConfigError",
     "GatingConfig", "MatchingConfig", "PartitionsConfig", "PlanConfig", "SplitsConfig", "StacApi", "StacConfig",
     "load_config", "load_secret",
 ]

@@ -6,7 +6,7 @@ import itertools
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from .validation import ConfigError, iso_date, positive
+from shipchips_core.config.validation import ConfigError, iso_date, positive
 
 ARCHIVE_FORMATS = ("noaa", "dma")
 # the live collector's reconnect, memory and logging knobs: they change no byte of the products

@@ -5,13 +5,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from .validation import ConfigError, positive
+from shipchips_core.config.validation import ConfigError, positive
+from shipchips_core.sentinel2.bands import STACK_ASSETS
 
-# the Earth Search assets each band stack (`chips.stack`) reads, in band order
-STACK_ASSETS = {
-    "rgbn": ("blue", "green", "red", "nir"),
-    "rgbn_swir": ("blue", "green", "red", "nir", "swir16", "swir22"),
-}
 
 @dataclass(frozen=True)
 class GatingConfig:

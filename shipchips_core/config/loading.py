@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from .root import Config
-from .validation import ConfigError
+from shipchips_core.config.root import Config
+from shipchips_core.config.validation import ConfigError
 
 CONFIG_ENV = "SHIPCHIPS_CONFIG"
 OVERRIDE_PREFIX = "SHIPCHIPS__"

@@ -7,17 +7,17 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from .ais import COLLECTOR_TUNING_KEYS, AisConfig
-from .chips import ChipsConfig
-from .sections import (
+from shipchips_core.config.ais import COLLECTOR_TUNING_KEYS, AisConfig
+from shipchips_core.config.chips import ChipsConfig
+from shipchips_core.config.sections import (
     AreaOfInterest,
     MatchingConfig,
     PartitionsConfig,
     PlanConfig,
     SplitsConfig,
 )
-from .stac import StacConfig
-from .validation import ConfigError
+from shipchips_core.config.stac import StacConfig
+from shipchips_core.config.validation import ConfigError
 
 EXECUTION_ONLY_CHIP_KEYS = ("workers", "min_chips_per_worker")
 EXECUTION_ONLY_KEYS = {"chips": EXECUTION_ONLY_CHIP_KEYS, "ais": COLLECTOR_TUNING_KEYS}
@@ -38,6 +38,16 @@ class Config:
     def validate(self, key: str) -> None:
         if not self.areas:
             raise ConfigError("areas must hold at least one area of interest")
+
+    @property
+    def areas_bbox(self) -> tuple[float, float, float, float]:
+        """[min_lon, min_lat, max_lon, max_lat] around every area of interest (what the STAC searches cover)."""
+        return (
+            min(a.bbox[0] for a in self.areas),
+            min(a.bbox[1] for a in self.areas),
+            max(a.bbox[2] for a in self.areas),
+            max(a.bbox[3] for a in self.areas),
+        )
 
     def digest(self) -> str:
         """A short hash of the settings that shape the products, recorded as provenance in every

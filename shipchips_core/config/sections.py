@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .validation import ConfigError, positive
+from shipchips_core.config.validation import ConfigError, positive
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .validation import ConfigError, positive
+from shipchips_core.config.validation import ConfigError, positive
 
 EARTH_SEARCH = "https://earth-search.aws.element84.com/v1"
 # Collection 1 first: the consistently calibrated reprocessing wins when both hold an acquisition

@@ -12,9 +12,9 @@ import yaml
 
 from shipchips_core.ais.stream import run_collector, settings_from_config
 from shipchips_core.config import Config, load_config
-from shipchips_core.storage import LocalStorage
-from shipchips_core.twin.session import TWIN_API_KEY, running_twin
-from shipchips_core.twin.world import SAMPLE_DAY, World
+from shipchips_core.dataset.storage import LocalStorage
+from shipchips_twin.session import TWIN_API_KEY, running_twin
+from shipchips_twin.world import SAMPLE_DAY, World
 
 
 @dataclass

@@ -10,17 +10,17 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from shipchips_core import layout
 from shipchips_core.ais.stream import run_collector, settings_from_config
 from shipchips_core.config import load_config
-from shipchips_core.storage import LocalStorage
-from shipchips_core.twin.ais_server import AisStreamTwin
-from shipchips_core.twin.scenes import generate_catalog
-from shipchips_core.twin.session import TWIN_API_KEY, replay_window
-from shipchips_core.twin.stac_server import StacApiTwin
-from shipchips_core.twin.world import World, WorldSpec
+from shipchips_core.dataset import paths
+from shipchips_core.dataset.storage import LocalStorage
 from shipchips_dagster.backfill import WHOLE_GRAPH, backfill, main
 from shipchips_dagster.definitions import build_definitions
+from shipchips_twin.ais_server import AisStreamTwin
+from shipchips_twin.scenes import generate_catalog
+from shipchips_twin.session import TWIN_API_KEY, replay_window
+from shipchips_twin.stac_server import StacApiTwin
+from shipchips_twin.world import World, WorldSpec
 
 DAY1 = date(2026, 6, 15)
 # two consecutive days over 1024-px granules holding the anchorage and a lane: both days have ships
@@ -44,7 +44,7 @@ def test_a_failing_day_is_reported_and_the_other_days_still_run(monkeypatch, tmp
     assert lines[2]["failed_steps"] == ["ais_snapshots"]
     assert lines[2]["error"].startswith("shipchips_core.ais.archives.ArchiveError: AIS archive") and "AIS_2024_01_02.csv" in lines[2]["error"]
     assert lines[-1] == {"failed": ["2023-12-31", "2024-01-02"]}
-    plans = tmp_path / "root" / layout.table_dataset("acquisition_plan")
+    plans = tmp_path / "root" / paths.table_dataset("acquisition_plan")
     assert sorted(p.name for p in plans.iterdir()) == ["date=2024-01-01", "date=2024-01-03"]
 
 
@@ -66,8 +66,8 @@ def test_two_day_backfill_on_the_twin_fills_both_partitions(monkeypatch, tmp_pat
     assert [(o.partition, o.success) for o in outcomes] == [
         (DAY1.isoformat(), True), ((DAY1 + timedelta(days=1)).isoformat(), True), (WHOLE_GRAPH, True)]
     for day in TWO_DAYS.days:
-        tiles = pd.read_parquet(storage.path(layout.partition_file(layout.TILES_INDEX, day)))
-        scenes = pd.read_parquet(storage.path(layout.partition_file(layout.table_dataset("s2_scene_metadata"), day)))
+        tiles = pd.read_parquet(storage.path(paths.partition_file(paths.TILES_INDEX, day)))
+        scenes = pd.read_parquet(storage.path(paths.partition_file(paths.table_dataset("s2_scene_metadata"), day)))
         assert len(tiles) > 0 and set(tiles.acq_time.dt.date) == {day}
         # both collections found, each acquisition chipped from Collection 1 (listed first)
         assert set(scenes.collection) == {"sentinel-2-c1-l2a", "sentinel-2-l2a"} and set(scenes.stac_api) == {stac_url}

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from shipchips_dagster.definitions import defs
-from shipchips_dagster.jobs import DOWNSTREAM_JOB
+from shipchips_dagster.defs.chips.automation import DOWNSTREAM_JOB
 
 
 def test_stac_assets_sit_downstream_of_the_index():

@@ -12,9 +12,10 @@ import rasterio
 import shapely
 from pyproj import CRS
 
-from shipchips_core import cli, layout
+from shipchips_core import cli
 from shipchips_core.catalog import geoparquet, query, stac
-from shipchips_core.twin.world import SAMPLE_DAY
+from shipchips_core.dataset import paths as layout
+from shipchips_twin.world import SAMPLE_DAY
 
 pytestmark = pytest.mark.slow
 

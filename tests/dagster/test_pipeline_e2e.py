@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 import rasterio
 
-from shipchips_core import layout
-from shipchips_core.twin.world import SAMPLE_DAY
+from shipchips_core.dataset import paths
+from shipchips_twin.world import SAMPLE_DAY
 
 pytestmark = pytest.mark.slow
 
 
 def _table(run, rel_dataset: str) -> pd.DataFrame:
-    return pd.read_parquet(run.storage.path(layout.partition_file(rel_dataset, SAMPLE_DAY)))
+    return pd.read_parquet(run.storage.path(paths.partition_file(rel_dataset, SAMPLE_DAY)))
 
 
 def test_run_succeeds_with_every_check_passing(pipeline_run):
@@ -28,7 +28,7 @@ def test_run_succeeds_with_every_check_passing(pipeline_run):
 
 def test_every_chip_is_256_float32_utm_and_centred_on_the_true_ship(pipeline_run):
     world, storage = pipeline_run.world, pipeline_run.storage
-    tiles = _table(pipeline_run, layout.TILES_INDEX)
+    tiles = _table(pipeline_run, paths.TILES_INDEX)
     assert len(tiles) >= 40, "most of the ~67 ships in the two granules are chipped"
     for row in tiles.itertuples():
         with rasterio.open(storage.path(row.tif_path)) as ds:
@@ -43,7 +43,7 @@ def test_every_chip_is_256_float32_utm_and_centred_on_the_true_ship(pipeline_run
 
 
 def test_chips_show_reflectance_not_dn(pipeline_run):
-    tiles = _table(pipeline_run, layout.TILES_INDEX)
+    tiles = _table(pipeline_run, paths.TILES_INDEX)
     clear = tiles[(tiles.cloud_fraction == 0) & (tiles.water_fraction > 0.9)].iloc[0]
     with rasterio.open(pipeline_run.storage.path(clear.tif_path)) as ds:
         blue = ds.read(1)
@@ -52,8 +52,8 @@ def test_chips_show_reflectance_not_dn(pipeline_run):
 
 
 def test_index_has_one_row_per_ok_chip_and_files_per_spec_layout(pipeline_run):
-    chips = _table(pipeline_run, layout.table_dataset("chips"))
-    tiles = _table(pipeline_run, layout.TILES_INDEX)
+    chips = _table(pipeline_run, paths.table_dataset("chips"))
+    tiles = _table(pipeline_run, paths.TILES_INDEX)
     ok = chips[chips.status == "ok"]
     assert sorted(ok.tile_id) == sorted(tiles.tile_id)
     row = tiles.iloc[0]
@@ -67,16 +67,16 @@ def test_index_has_one_row_per_ok_chip_and_files_per_spec_layout(pipeline_run):
 
 
 def test_qa_report_written_with_a_figure(pipeline_run):
-    html = pipeline_run.storage.read_bytes(layout.qa_report(SAMPLE_DAY)).decode()
+    html = pipeline_run.storage.read_bytes(paths.qa_report(SAMPLE_DAY)).decode()
     assert "data:image/png;base64," in html
-    summary = _table(pipeline_run, layout.table_dataset("qa_report"))
-    tiles = _table(pipeline_run, layout.TILES_INDEX)
+    summary = _table(pipeline_run, paths.table_dataset("qa_report"))
+    tiles = _table(pipeline_run, paths.TILES_INDEX)
     assert summary.n_chips.iloc[0] == len(tiles)
 
 
 def test_daily_sql_model_counts_the_days_chips(pipeline_run):
     model = _table(pipeline_run, "models/daily_chip_summary")
-    tiles = _table(pipeline_run, layout.TILES_INDEX)
+    tiles = _table(pipeline_run, paths.TILES_INDEX)
     assert model.chips.iloc[0] == len(tiles)
     assert model.vessels.iloc[0] == tiles.mmsi.nunique()
 
@@ -84,7 +84,7 @@ def test_daily_sql_model_counts_the_days_chips(pipeline_run):
 def test_plan_predicts_the_overpass_from_the_catalogue_history(pipeline_run):
     """The twin's catalogue holds the granules 5 days earlier: the plan's expected overpass is the true
     acquisition time of the vessel's granule on the day, not the solar-time estimate."""
-    plan = _table(pipeline_run, layout.table_dataset("acquisition_plan")).set_index("mmsi")
+    plan = _table(pipeline_run, paths.table_dataset("acquisition_plan")).set_index("mmsi")
     truth = {a.mgrs_tile: a.sensing_time for a in pipeline_run.world.acquisitions if a.sensing_time.date() == SAMPLE_DAY}
     from_history = plan[plan.overpass_source == "catalogue_history"]
     assert len(from_history) >= 40 and set(from_history.mgrs_tile) == set(truth)
@@ -92,15 +92,15 @@ def test_plan_predicts_the_overpass_from_the_catalogue_history(pipeline_run):
     assert (error < pd.Timedelta(minutes=1)).all()
     assert plan.loc[plan.overpass_source == "solar_time", "mgrs_tile"].isna().all()  # only ships under no granule
     # the history granules only predict: the day's scenes and chips are the day's
-    scenes = _table(pipeline_run, layout.table_dataset("s2_scene_metadata"))
-    tiles = _table(pipeline_run, layout.TILES_INDEX)
+    scenes = _table(pipeline_run, paths.table_dataset("s2_scene_metadata"))
+    tiles = _table(pipeline_run, paths.TILES_INDEX)
     assert set(scenes.datetime.dt.date) == set(tiles.acq_time.dt.date) == {SAMPLE_DAY}
 
 
 def test_plan_status_says_what_became_of_every_planned_vessel(pipeline_run):
-    plan = _table(pipeline_run, layout.table_dataset("acquisition_plan"))
-    status = _table(pipeline_run, layout.table_dataset("plan_status"))
-    tiles = _table(pipeline_run, layout.TILES_INDEX)
+    plan = _table(pipeline_run, paths.table_dataset("acquisition_plan"))
+    status = _table(pipeline_run, paths.table_dataset("plan_status"))
+    tiles = _table(pipeline_run, paths.TILES_INDEX)
     assert set(plan.status) == {"pending"} and status.plan_id.tolist() == plan.plan_id.tolist()
     matched = set(status.loc[status.status == "matched", "mmsi"])
     assert matched == set(tiles.mmsi)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from shipchips_core.ais.messages import parse_time_utc
-from shipchips_core.twin.ais_feed import MESSAGE_TYPES, iter_messages
-from shipchips_core.twin.world import World, WorldSpec
+from shipchips_twin.ais_feed import MESSAGE_TYPES, iter_messages
+from shipchips_twin.world import World, WorldSpec
 
 START = datetime(2026, 6, 15, 10, 0, tzinfo=timezone.utc)
 END = START + timedelta(minutes=20)

@@ -13,9 +13,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from shipchips_core.twin.ais_faults import Faults
-from shipchips_core.twin.ais_feed import iter_messages
-from shipchips_core.twin.ais_server import AisStreamTwin, SubscriptionRejected, parse_subscription
+from shipchips_twin.ais_faults import Faults
+from shipchips_twin.ais_feed import iter_messages
+from shipchips_twin.ais_server import AisStreamTwin, SubscriptionRejected, parse_subscription
 
 START = datetime(2026, 6, 15, 10, 0, tzinfo=timezone.utc)
 END = START + timedelta(minutes=20)

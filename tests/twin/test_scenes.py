@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from shipchips_core.twin.scenes import MARKER, generate_catalog, item_id, load_items
+from shipchips_twin.scenes import MARKER, generate_catalog, item_id, load_items
 
 ASSETS = ("blue", "green", "red", "nir", "swir16", "swir22", "scl")
 WATER = {"blue": 0.045, "green": 0.035, "red": 0.020, "nir": 0.008, "swir16": 0.004, "swir22": 0.003}

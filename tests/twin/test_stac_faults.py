@@ -7,9 +7,9 @@ import requests
 from pystac_client.exceptions import APIError
 
 from shipchips_core.config import StacConfig
-from shipchips_core.scenes import search_items
-from shipchips_core.twin.stac_faults import StacFaults
-from shipchips_core.twin.stac_server import StacApiTwin
+from shipchips_core.sentinel2.search import search_items
+from shipchips_twin.stac_faults import StacFaults
+from shipchips_twin.stac_server import StacApiTwin
 
 START = datetime(2026, 6, 15, tzinfo=timezone.utc)
 END = datetime(2026, 6, 16, tzinfo=timezone.utc)

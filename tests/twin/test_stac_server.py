@@ -7,7 +7,7 @@ import requests
 from pystac_client import Client
 from rasterio.windows import Window
 
-from shipchips_core.twin.stac_server import StacApiTwin
+from shipchips_twin.stac_server import StacApiTwin
 
 L2A, C1 = "sentinel-2-l2a", "sentinel-2-c1-l2a"
 

@@ -5,8 +5,8 @@ import pandas as pd
 
 from shipchips_core.catalog import stac
 
-from ...partitions import DAILY, partition_day
-from ...resources import ShipchipsResource
+from shipchips_dagster.lib.partitions import DAILY, partition_day
+from shipchips_dagster.lib.resource import ShipchipsResource
 
 
 @dg.asset(partitions_def=DAILY, group_name="catalog", kinds={"parquet", "stac"},
@@ -24,5 +24,3 @@ def stac_collection(shipchips: ShipchipsResource) -> dg.MaterializeResult:
     out = stac.export_collection(shipchips.storage, shipchips.config.chips.band_assets, shipchips.config.chips.size)
     return dg.MaterializeResult(metadata={"path": out["path"], "extent": dg.MetadataValue.json(out["extent"])})
 
-
-CATALOG_ASSETS = [stac_items, stac_collection]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from shipchips_core import schemas
+from shipchips_core.dataset import schemas
 from shipchips_core.catalog import geoparquet
 
 

@@ -10,7 +10,7 @@ from affine import Affine
 from pyproj import CRS, Transformer
 
 from shipchips_core.catalog import geoparquet
-from shipchips_core.chipper import chip_origin
+from shipchips_core.chips.reader import chip_origin
 
 from ._rows import frame, tile
 

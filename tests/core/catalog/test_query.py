@@ -7,9 +7,10 @@ from datetime import date
 import pytest
 import yaml
 
-from shipchips_core import cli, layout
+from shipchips_core import cli
 from shipchips_core.catalog import geoparquet, query
-from shipchips_core.storage import LocalStorage
+from shipchips_core.dataset import paths as layout
+from shipchips_core.dataset.storage import LocalStorage
 
 from ._rows import frame, tile
 

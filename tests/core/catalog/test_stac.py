@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 import shapely
 
-from shipchips_core import layout
 from shipchips_core.catalog import stac
-from shipchips_core.storage import LocalStorage
+from shipchips_core.dataset import paths as layout
+from shipchips_core.dataset.storage import LocalStorage
 
 from ._rows import frame, tile
 

@@ -1,0 +1,21 @@
+"""A cut chip in memory: what the reader hands to the masks, the gating and the file writers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import rasterio
+from affine import Affine
+
+
+@dataclass(frozen=True)
+class ChipArrays:
+    reflectance: np.ndarray  # (bands, size, size) float32, NaN where invalid
+    scl: np.ndarray  # (size, size) uint8, SCL_NODATA outside the scene
+    transform: Affine
+    crs: rasterio.crs.CRS
+    ship_row: float  # fractional pixel position of the ship inside the chip
+    ship_col: float
+    edge_padded: bool
+    band_assets: tuple[str, ...]

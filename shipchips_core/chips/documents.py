@@ -1,0 +1,141 @@
+"""The content of a chip's metadata JSON and label JSON (SPEC-NOTES §5).
+
+Both are schema-versioned; their JSON Schemas are published in `shipchips_core/json_schemas/`.
+Nothing here depends on when or by which run a chip was made, so re-runs give the same bytes; the
+run id and wall-clock time live in the table's `_lineage.json` instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pyproj import Transformer
+
+from shipchips_core import __version__
+from shipchips_core.chips.arrays import ChipArrays
+from shipchips_core.chips.masks import MASK_NAMES
+from shipchips_core.sentinel2.bands import BAND_NAMES, WAVELENGTHS_UM
+
+METADATA_SCHEMA_VERSION = "1.1.0"
+LABEL_SCHEMA_VERSION = "1.1.0"
+
+
+def clean(value: Any) -> Any:
+    """JSON-safe scalars: NaN/NA/NaT → None, numpy → Python, timestamps → ISO strings."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def oriented_box(ship_row: float, ship_col: float, heading_deg: float | None, dims: dict, gsd: float) -> list[list[float]] | None:
+    """Hull corners in chip pixels [col, row] from AIS dimensions A/B/C/D and the heading, or None."""
+    a, b, c, d = (clean(dims.get(k)) for k in ("dim_a", "dim_b", "dim_c", "dim_d"))
+    if heading_deg is None or any(v is None for v in (a, b, c, d)) or (a + b) == 0:
+        return None
+    h = math.radians(heading_deg)
+    fwd = (math.sin(h), -math.cos(h))  # toward the bow, in (col, row) pixel axes
+    stb = (math.cos(h), math.sin(h))  # toward starboard
+    return [
+        [round(ship_col + (along * fwd[0] + across * stb[0]) / gsd, 3),
+         round(ship_row + (along * fwd[1] + across * stb[1]) / gsd, 3)]
+        for along, across in ((a, -c), (a, d), (-b, d), (-b, -c))
+    ]
+
+
+def label_document(tile_id: str, chip: ChipArrays, cand: dict, vessel: dict) -> dict:
+    heading, cog = clean(cand.get("heading_deg")), clean(cand.get("cog_deg"))
+    gsd = abs(chip.transform.a)
+    return {
+        "schema_version": LABEL_SCHEMA_VERSION,
+        "tile_id": tile_id,
+        "mmsi": int(cand["mmsi"]),
+        "ship_center": {
+            "pixel": {"row": round(chip.ship_row, 3), "col": round(chip.ship_col, 3)},
+            "lon": round(float(cand["lon"]), 7),
+            "lat": round(float(cand["lat"]), 7),
+        },
+        "heading_deg": heading,
+        "cog_deg": cog,
+        "sog_kn": clean(cand.get("sog_kn")),
+        "length_m": clean(vessel.get("length_m")),
+        "beam_m": clean(vessel.get("beam_m")),
+        "ship_type": clean(vessel.get("ship_type")),
+        "nav_status": clean(vessel.get("nav_status")),
+        "position_uncertainty_m": round(float(cand["uncertainty_m"]), 3),
+        "position_uncertainty_px": round(float(cand["uncertainty_m"]) / gsd, 3),
+        # the heading says where the bow points; without it the course is the best guess
+        "oriented_box_px": oriented_box(chip.ship_row, chip.ship_col, heading if heading is not None else cog, vessel, gsd),
+    }
+
+
+@functools.lru_cache(maxsize=64)
+def _to_wgs84(crs_wkt: str) -> Transformer:
+    """Building a transformer costs ~0.6 ms (a PROJ database lookup); chips of a scene share one CRS."""
+    return Transformer.from_crs(crs_wkt, 4326, always_xy=True)
+
+
+def _bbox_wgs84(chip: ChipArrays, west: float, south: float, east: float, north: float) -> list[float]:
+    to_lonlat = _to_wgs84(chip.crs.to_wkt())
+    lon, lat = to_lonlat.transform([west, east, east, west], [south, south, north, north])
+    return [round(min(lon), 7), round(min(lat), 7), round(max(lon), 7), round(max(lat), 7)]
+
+
+def _fixes(cand: dict) -> list[dict]:
+    fixes = []
+    for side in ("fix_before", "fix_after"):
+        when = clean(cand.get(f"{side}_time"))
+        if when is not None:
+            fixes.append({"role": side.split("_")[1], "time": when,
+                          "lon": round(cand[f"{side}_lon"], 7), "lat": round(cand[f"{side}_lat"], 7)})
+    return fixes
+
+
+def metadata_document(row: dict, chip: ChipArrays, cand: dict, scene: dict, vessel: dict, qa: dict, config_hash: str) -> dict:
+    size = chip.reflectance.shape[1]
+    t = chip.transform
+    west, north = t.c, t.f
+    east, south = west + size * t.a, north + size * t.e
+    gsd = abs(t.a)
+    return {
+        "schema_version": METADATA_SCHEMA_VERSION,
+        "tile_id": row["tile_id"],
+        "split": row["split"],
+        "vessel": {"mmsi": row["mmsi"], "name": vessel.get("ship_name"), "imo": vessel.get("imo"),
+                   "call_sign": vessel.get("call_sign"), "ship_type": vessel.get("ship_type"),
+                   "length_m": vessel.get("length_m"), "beam_m": vessel.get("beam_m")},
+        "ais": {"fixes": _fixes(cand), "interpolation_method": row["interp_method"],
+                "gap_before_s": clean(row["gap_before_s"]), "gap_after_s": clean(row["gap_after_s"]),
+                "position_uncertainty_m": round(row["uncertainty_m"], 3),
+                "position_uncertainty_px": round(row["uncertainty_m"] / gsd, 3),
+                "lon": round(row["lon"], 7), "lat": round(row["lat"], 7),
+                "sog_kn": clean(cand.get("sog_kn")), "cog_deg": clean(cand.get("cog_deg")),
+                "heading_deg": clean(cand.get("heading_deg"))},
+        "scene": {"id": row["scene_id"], "collection": row["collection"],
+                  "datetime": pd.Timestamp(row["acq_time"]).isoformat(), "platform": clean(scene["platform"]),
+                  "mgrs_tile": clean(scene["mgrs_tile"]), "processing_baseline": clean(scene["processing_baseline"]),
+                  "boa_offset_applied": clean(scene["boa_offset_applied"]),
+                  "radiometry_rule": row["radiometry_rule"], "dn_scale": float(scene["dn_scale"]),
+                  "dn_offset": float(scene["dn_offset"]), "cloud_cover": clean(scene["cloud_cover"]),
+                  "sun_azimuth": clean(scene["sun_azimuth"]), "sun_elevation": clean(scene["sun_elevation"]),
+                  "assets": {a: scene[f"href_{a}"] for a in (*chip.band_assets, "scl")}},
+        "chip": {"crs": chip.crs.to_string(), "transform": [t.a, t.b, t.c, t.d, t.e, t.f],
+                 "width": size, "height": size, "gsd_m": gsd, "dtype": "float32", "units": "reflectance",
+                 "nodata": "NaN",
+                 "bands": [{"name": BAND_NAMES[a], "asset": a, "wavelength_um": WAVELENGTHS_UM[a]} for a in chip.band_assets],
+                 "masks": {"file": row["mask_path"].rsplit("/", 1)[-1], "bands": [*MASK_NAMES, "scl"]},
+                 "ship_pixel": {"row": round(chip.ship_row, 3), "col": round(chip.ship_col, 3)},
+                 "bbox_utm": [west, south, east, north], "bbox_wgs84": _bbox_wgs84(chip, west, south, east, north),
+                 "edge_padded": chip.edge_padded},
+        "qa": {k: clean(round(v, 6)) for k, v in sorted(qa.items())},
+        "provenance": {"software": "shipchips", "software_version": __version__, "config_hash": config_hash},
+    }

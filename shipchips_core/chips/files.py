@@ -1,0 +1,75 @@
+"""A chip's files (seed §1.4): float32 COG, mask sidecar COG, quicklook JPEG, JSON documents.
+
+Every writer is deterministic (no timestamps in the TIFF, sorted JSON keys, fixed JPEG settings),
+so the same inputs give byte-identical files. Files land through `storage` (temp name + rename).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import rasterio
+from PIL import Image
+
+from shipchips_core.chips.arrays import ChipArrays
+from shipchips_core.chips.masks import MASK_NAMES, Masks
+from shipchips_core.dataset.storage import LocalStorage
+from shipchips_core.sentinel2.bands import BAND_NAMES, WAVELENGTHS_UM
+
+
+def write_cog(storage: LocalStorage, rel: str, chip: ChipArrays) -> None:
+    """Float32 reflectance COG, NaN nodata, band names and wavelengths as band descriptions/tags."""
+    bands, height, width = chip.reflectance.shape
+    profile = dict(
+        driver="COG", width=width, height=height, count=bands, dtype="float32", crs=chip.crs,
+        transform=chip.transform, nodata=float("nan"), compress="ZSTD", level=1, predictor=3,
+        blocksize=256, overviews="NONE",
+    )
+    with storage.temporary_path(rel) as tmp:
+        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK="YES"):
+            with rasterio.open(tmp, "w", **profile) as dst:
+                dst.write(chip.reflectance)
+                for i, asset in enumerate(chip.band_assets, start=1):
+                    dst.set_band_description(i, BAND_NAMES[asset])
+                    dst.update_tags(i, asset=asset, wavelength_um=str(WAVELENGTHS_UM[asset]))
+                dst.update_tags(units="reflectance", bands=",".join(BAND_NAMES[a] for a in chip.band_assets))
+
+
+def write_masks(storage: LocalStorage, rel: str, chip: ChipArrays, masks: Masks) -> None:
+    """uint8 sidecar on the chip's grid: cloud, land, water, valid masks (0/1) and SCL."""
+    data = np.concatenate([masks.stack(), chip.scl[None].astype("uint8")])
+    profile = dict(
+        driver="COG", width=data.shape[2], height=data.shape[1], count=data.shape[0], dtype="uint8", crs=chip.crs,
+        transform=chip.transform, compress="ZSTD", level=1, blocksize=256, overviews="NONE",
+    )
+    with storage.temporary_path(rel) as tmp:
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(data)
+            for i, name in enumerate((*MASK_NAMES, "scl"), start=1):
+                dst.set_band_description(i, name)
+
+
+def quicklook_jpeg(chip: ChipArrays) -> bytes:
+    """8-bit RGB (B04, B03, B02) with a 2–98 % stretch over valid pixels, JPEG quality 90."""
+    idx = [chip.band_assets.index(a) for a in ("red", "green", "blue")]
+    rgb = chip.reflectance[idx]
+    valid = np.isfinite(rgb).all(axis=0)
+    out = np.zeros(rgb.shape[1:] + (3,), dtype=np.uint8)
+    if valid.any():
+        # the stretch limits from every other row and column: a quarter of the work, the same picture
+        sample = rgb[:, ::2, ::2][:, valid[::2, ::2]]
+        lo, hi = np.percentile(sample if sample.size else rgb[:, valid], [2, 98])
+        scale = np.float32(255.0 / max(hi - lo, 1e-6))
+        stretched = (rgb - np.float32(lo)) * scale
+        np.clip(stretched, 0, 255, out=stretched)
+        stretched[:, ~valid] = 0  # nodata (NaN included) is black
+        out = np.ascontiguousarray(np.moveaxis(stretched, 0, -1), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(out, "RGB").save(buf, format="JPEG", quality=90, optimize=False)
+    return buf.getvalue()
+
+
+def write_json(storage: LocalStorage, rel: str, doc: dict) -> None:
+    storage.write_bytes(rel, (json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n").encode())

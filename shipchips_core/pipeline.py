@@ -1,0 +1,106 @@
+"""The pipeline's verbs: one function per stage of a daily partition, framework-free.
+
+Each takes the config, the dataset root's storage, the day and the upstream tables, and returns the
+stage's table with the facts worth recording beside it (counts, paths). The Dagster assets are one
+call each into these; a script or a notebook can run the same stages without Dagster.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+
+from shipchips_core.ais import archives
+from shipchips_core.catalog import qa_report as qa
+from shipchips_core.catalog.tile_index import build_tile_index
+from shipchips_core.chips.job import ChipJob, cut_partition
+from shipchips_core.config import Config
+from shipchips_core.dataset import schemas
+from shipchips_core.dataset.storage import LocalStorage
+from shipchips_core.matching.candidates import match_candidates
+from shipchips_core.plan import overpass, pending
+from shipchips_core.plan.acquisition import build_acquisition_plan, search_window
+from shipchips_core.plan.status import resolve_plan
+from shipchips_core.sentinel2 import search
+
+
+@dataclass(frozen=True)
+class StageResult:
+    table: pd.DataFrame
+    counts: dict[str, int] = field(default_factory=dict)  # what the stage kept, dropped and why
+    facts: dict[str, object] = field(default_factory=dict)  # other things worth recording (origins, paths)
+
+
+def _counts(counter) -> dict[str, int]:
+    return {str(k): int(v) for k, v in sorted(counter.items())}
+
+
+def ais_snapshots(cfg: Config, storage: LocalStorage, day: date) -> StageResult:
+    """Every cleaned AIS position of the day inside the areas, with static data joined: from the day's
+    archive file when `ais.archives` covers the day, else from the collector's landing files."""
+    df, counts, origin = archives.build_day(storage, cfg.ais, day, cfg.areas)
+    return StageResult(df, _counts(counts), {"ais_origin": origin})
+
+
+def acquisition_plan(cfg: Config, storage: LocalStorage, day: date, ais: pd.DataFrame) -> StageResult:
+    """One row per vessel: its expected overpass window, predicted from the catalogue's acquisitions of the
+    `plan.history_days` before the day (solar-time rule as fallback); rewrites `plan/pending.csv`."""
+    history = None
+    if not ais.empty:  # a day without vessels searches nothing
+        history = overpass.search_history(cfg.stac, cfg.areas_bbox, day, cfg.plan.history_days)
+    df = build_acquisition_plan(ais, day, cfg.plan, cfg.matching, history)
+    facts = {
+        "pending_csv_rows": pending.write_pending_csv(storage, day, df),
+        "history_acquisitions": 0 if history is None else len(history),
+    }
+    return StageResult(df, _counts({f"overpass_source/{k}": v for k, v in Counter(df["overpass_source"]).items()}), facts)
+
+
+def scene_metadata(cfg: Config, plan: pd.DataFrame) -> StageResult:
+    """The L2A scenes covering the plan from every configured STAC API, one row per item (invalid
+    items with a reason)."""
+    window = search_window(plan)
+    if window is None:
+        return StageResult(schemas.empty_frame("s2_scene_metadata"))
+    rows = search.scene_rows(search.search_items(cfg.stac, cfg.areas_bbox, *window), cfg.chips.band_assets)
+    return StageResult(rows, _counts(Counter(f"status/{s}" for s in rows["status"])))
+
+
+def chip_candidates(cfg: Config, plan: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame) -> StageResult:
+    """Every (planned vessel, scene in its window) pair with the ship's position at sensing time and
+    whether it can be chipped (`match_status`, e.g. `outside_footprint`)."""
+    df = match_candidates(plan, scenes, ais, cfg.matching, cfg.stac.collection_order)
+    return StageResult(df, _counts(Counter(f"match_status/{s}" for s in df["match_status"])))
+
+
+def chips(
+    cfg: Config, storage: LocalStorage, day: date, candidates: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame
+) -> StageResult:
+    """Cut every candidate placed inside its scene: one row per attempt (ok / dropped / failed + reason)."""
+    df, not_attempted = cut_partition(ChipJob(storage, day, cfg), candidates, scenes, ais)
+    outcome = Counter(df["status"]) + Counter({f"reason/{r}": n for r, n in Counter(df["reason"].dropna()).items()})
+    return StageResult(df, _counts(outcome + not_attempted))
+
+
+def plan_status(
+    storage: LocalStorage, day: date, plan: pd.DataFrame, candidates: pd.DataFrame, chips_table: pd.DataFrame
+) -> StageResult:
+    """The day's plan with every row's outcome; the day leaves `plan/pending.csv`."""
+    resolved = resolve_plan(plan, candidates, chips_table)
+    return StageResult(resolved, _counts(Counter(resolved["status"])), {"pending_csv_rows": pending.write_pending_csv(storage, day, None)})
+
+
+def tile_index(chips_table: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame, chip_size: int = 256) -> StageResult:
+    """One row per chip written, with scene and vessel facts and its GeoParquet geometry."""
+    return StageResult(build_tile_index(chips_table, scenes, ais, chip_size=chip_size))
+
+
+def qa_report(
+    storage: LocalStorage, day: date, ais: pd.DataFrame, plan: pd.DataFrame, scenes: pd.DataFrame, chips_table: pd.DataFrame
+) -> StageResult:
+    """`QA/reports/{day}.html` and its one-row summary; `plan` is the resolved plan (`plan_status`)."""
+    summary = qa.build_qa_report(day, ais=ais, plan=plan, scenes=scenes, chips=chips_table, storage=storage)
+    return StageResult(summary, facts={"report": storage.path(summary["report_path"].iloc[0])})

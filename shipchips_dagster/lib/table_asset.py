@@ -1,0 +1,59 @@
+"""The typed table asset: a daily asset typed by its pandera schema, stored by the table IO manager,
+recording what its core stage reports; and the blocking check that re-reads the stored partition."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+from dagster_pandera import pandera_schema_to_dagster_type
+
+from shipchips_core.dataset import schemas
+from shipchips_core.pipeline import StageResult
+from shipchips_dagster.lib.partitions import DAILY
+from shipchips_dagster.lib.table_io import DATASET_KEY, SCHEMA_KEY
+
+TABLE_IO = "table_io"
+# one Dagster type per schema (Dagster refuses two types of the same name)
+DAGSTER_TYPES = {name: pandera_schema_to_dagster_type(schema) for name, schema in schemas.SCHEMAS.items()}
+
+
+def table_asset(name: str, *, group: str, schema: str | None = None, dataset: str | None = None, deps: tuple = ()):
+    """A daily table asset typed by its pandera schema (default: the asset's name)."""
+    schema = schema or name
+    metadata = {SCHEMA_KEY: schema, **({DATASET_KEY: dataset} if dataset else {})}
+    return dg.asset(
+        name=name,
+        partitions_def=DAILY,
+        io_manager_key=TABLE_IO,
+        dagster_type=DAGSTER_TYPES[schema],
+        group_name=group,
+        metadata=metadata,
+        deps=list(deps),
+        kinds={"pandas", "parquet"},
+    )
+
+
+def output(context: dg.AssetExecutionContext, result: StageResult) -> pd.DataFrame:
+    """Record a stage's counts and facts as the materialization's metadata; hand its table on."""
+    facts = {k: dg.MetadataValue.path(str(v)) if isinstance(v, Path) else v for k, v in result.facts.items()}
+    context.add_output_metadata({**{f"count/{k}": v for k, v in result.counts.items()}, **facts})
+    return result.table
+
+
+def schema_check(asset: str, schema: str | None = None) -> dg.AssetChecksDefinition:
+    """Blocking: the stored partition still validates against its pandera schema. (Enforcement itself is
+    in the IO manager, before anything is written; this re-reads what landed.)"""
+    schema = schema or asset
+
+    @dg.asset_check(asset=asset, name=f"{asset}_schema", partitions_def=DAILY, blocking=True,
+                    description=f"The stored partition validates against the pandera schema {schema!r}.")
+    def _check(table: pd.DataFrame) -> dg.AssetCheckResult:
+        try:
+            schemas.validate(schema, table)
+        except schemas.SchemaViolation as exc:
+            return dg.AssetCheckResult(passed=False, metadata={"error": str(exc)[:2000]})
+        return dg.AssetCheckResult(passed=True, metadata={"rows": len(table)})
+
+    return _check

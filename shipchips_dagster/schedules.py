@@ -1,7 +1,0 @@
-"""The daily AIS work: at 01:00 UTC, snapshot yesterday's AIS (its landing files are complete)."""
-
-import dagster as dg
-
-from .jobs import AIS_JOB
-
-AIS_DAILY_SCHEDULE = dg.build_schedule_from_partitioned_job(AIS_JOB, hour_of_day=1, minute_of_hour=0)

@@ -1,0 +1,31 @@
+"""The chip files: the quicklook."""
+
+import io
+
+import numpy as np
+import pandas as pd
+from affine import Affine
+from PIL import Image
+from rasterio.crs import CRS
+
+from shipchips_core.chips.arrays import ChipArrays
+from shipchips_core.chips.files import quicklook_jpeg
+from shipchips_core.sentinel2.bands import RGBN_ASSETS
+
+T = pd.Timestamp("2026-06-15T10:14:25Z")
+FOOTPRINT = "POLYGON ((3.5 52.0, 4.0 52.0, 4.0 52.3, 3.5 52.3, 3.5 52.0))"
+
+
+def test_quicklook_is_rgb_stretched_and_black_on_nodata():
+    refl = np.full((4, 64, 64), 0.05, dtype="float32")
+    refl[2, :, :32] = 0.2  # red left half
+    refl[:, 48:, 48:] = np.nan  # a nodata corner
+    chip = ChipArrays(refl, np.full((64, 64), 6, "uint8"), Affine(10, 0, 0, 0, -10, 0), CRS.from_epsg(32631),
+                      32.0, 32.0, False, RGBN_ASSETS)
+    img = np.asarray(Image.open(io.BytesIO(quicklook_jpeg(chip)))).astype(int)
+    assert img.shape == (64, 64, 3)
+    assert img[10, 10, 0] > 200 and img[10, 40, 0] < 60  # red channel: bright left, dark right
+    assert img[56, 56].max() < 40
+    assert quicklook_jpeg(chip) == quicklook_jpeg(chip)
+
+
