@@ -63,6 +63,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--vessels", type=int, default=100_000, help="distinct vessels")
     p.add_argument("--repeat", type=int, default=7, help="warm runs per query")
     p.add_argument("--cache-dir", default="~/.cache/shipchips-bench", help="where the index and the report live")
+    p.add_argument("--baseline", action="store_true",
+                   help="also time the plain layout (each day as DuckDB's COPY writes it, in tile_id order, "
+                        "default row groups, no geometry metadata): a copy made once from the index")
     return p.parse_args(argv)
 
 
@@ -141,6 +144,40 @@ def ensure_index(cache: Path, rows: int, days: int, n_vessels: int) -> tuple[Pat
     return root, {**facts, "generated_now": True}
 
 
+def ensure_baseline(root: Path) -> Path:
+    """The plain-layout copy of the index at `root` (what the IO manager wrote before GeoParquet)."""
+    import duckdb
+
+    base = root.parent / (root.name + "-plain")
+    done = base / "done"
+    if done.exists():
+        return base
+    storage = LocalStorage(base)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for rel in LocalStorage(root).list(layout.TILES_INDEX, ".parquet"):
+        src = str(root / rel).replace("'", "''")
+        with storage.temporary_path(rel) as tmp:
+            dst = str(tmp).replace("'", "''")
+            con.execute(f"COPY (SELECT * FROM read_parquet('{src}') ORDER BY tile_id) TO '{dst}' (FORMAT parquet, COMPRESSION zstd)")
+    con.close()
+    done.write_text("ok\n")
+    return base
+
+
+def _run_cases(storage: LocalStorage, params: dict, repeat: int) -> dict:
+    cases = {}
+    for name, sql in QUERIES.items():
+        con = query.open_catalog(storage)  # cold: a fresh connection reads the footers
+        cold_ms, n = _time(con, sql, params[name])
+        runs = [_time(con, sql, params[name])[0] for _ in range(repeat)]
+        con.close()
+        cases[name] = {"sql": sql, "params": params[name], "rows_out": n, "cold_ms": round(cold_ms, 1),
+                       "runs_ms": [round(r, 1) for r in runs], "median_ms": round(statistics.median(runs), 1),
+                       "best_ms": round(min(runs), 1)}
+    return cases
+
+
 def _params(con, days: int) -> dict[str, dict]:
     d0 = START + timedelta(days=days // 2)
     busiest = con.execute(  # chosen once, outside the timings
@@ -167,26 +204,25 @@ def main(argv: list[str] | None = None) -> dict:
     storage = LocalStorage(root)
     with query.open_catalog(storage) as probe:
         params = _params(probe, args.days)
+    baseline_storage = LocalStorage(ensure_baseline(root)) if args.baseline else None
     load_before = os.getloadavg()
-    cases = {}
-    for name, sql in QUERIES.items():
-        con = query.open_catalog(storage)  # cold: a fresh connection reads the footers
-        cold_ms, n = _time(con, sql, params[name])
-        runs = [_time(con, sql, params[name])[0] for _ in range(args.repeat)]
-        con.close()
-        cases[name] = {"sql": sql, "params": params[name], "rows_out": n, "cold_ms": round(cold_ms, 1),
-                       "runs_ms": [round(r, 1) for r in runs], "median_ms": round(statistics.median(runs), 1),
-                       "best_ms": round(min(runs), 1)}
+    cases = _run_cases(storage, params, args.repeat)
+    baseline = _run_cases(baseline_storage, params, args.repeat) if baseline_storage else None
     targets = [{"name": f"{name} (warm median)", "value": c["median_ms"], "target": f"<= {TARGET_MS:g}",
                 "pass": c["median_ms"] <= TARGET_MS} for name, c in cases.items()]
     load = {"before": [round(v, 2) for v in load_before], "after": [round(v, 2) for v in os.getloadavg()]}
-    report = {"facts": facts, "cases": cases, "targets": targets, "cpus": os.cpu_count(), "loadavg_1_5_15": load}
+    report = {"facts": facts, "cases": cases, "baseline": baseline, "targets": targets, "cpus": os.cpu_count(),
+              "loadavg_1_5_15": load}
     lines = [f"index: {facts['rows']} rows, {facts['days']} days, {facts['vessels']} vessels, "
              f"{facts['bytes'] / 2**20:.0f} MiB, row groups of {facts['row_group_rows']} "
              f"({'generated now' if facts['generated_now'] else 'cached'}; generation took {facts['generate_s']} s)"]
     for name, c in cases.items():
         lines.append(f"  {name:26s} rows={c['rows_out']:>7d}  cold {c['cold_ms']:7.1f} ms  warm median {c['median_ms']:7.1f} ms"
                      f"  best {c['best_ms']:7.1f} ms")
+        if baseline:
+            b = baseline[name]
+            lines.append(f"    plain layout             rows={b['rows_out']:>7d}  cold {b['cold_ms']:7.1f} ms  warm median "
+                         f"{b['median_ms']:7.1f} ms  best {b['best_ms']:7.1f} ms")
     lines.append(f"  machine: {os.cpu_count()} CPUs, load average (1/5/15 min) {load['before']} before, {load['after']} after"
                  " (the machine is shared: a load above the CPU count slows every figure)")
     lines += target_lines(targets, "{:.1f}", " ms")
