@@ -29,7 +29,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 GSD_M = 10.0  # the chips' grid (the scene's 10 m bands, `chipping.GRID_M`)
-ROW_GROUP_ROWS = 2048
+ROW_GROUP_ROWS = 4096  # measured on 10 M rows / 60 days (benchmarks/index_queries.py) against 2048, 8192, 16384
 SORT_KEYS = ("mmsi", "acq_time", "tile_id")
 GEOMETRY_COLUMNS = ("footprint", "ship_point", "bbox")
 GEOPARQUET_VERSION = "1.1.0"
@@ -137,8 +137,12 @@ def to_arrow(df: pd.DataFrame) -> pa.Table:
 
 def write(df: pd.DataFrame, path: str, row_group_rows: int = ROW_GROUP_ROWS) -> None:
     """Write one day of the tile index as GeoParquet (zstd, sorted, `row_group_rows` per group, statistics)."""
-    pq.write_table(to_arrow(df), path, compression="zstd", row_group_size=row_group_rows,
-                   write_statistics=True, use_dictionary=True)
+    write_arrow(to_arrow(df), path, row_group_rows)
+
+
+def write_arrow(table: pa.Table, path: str, row_group_rows: int = ROW_GROUP_ROWS) -> None:
+    """Write a table from `to_arrow` (or read back from a day's file) with the index's file layout."""
+    pq.write_table(table, path, compression="zstd", row_group_size=row_group_rows, write_statistics=True, use_dictionary=True)
 
 
 def read_geo_metadata(path: str) -> dict:
