@@ -31,3 +31,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.ais_collector
 	$(BIN)/python -m benchmarks.interpolation
 	$(BIN)/python -m benchmarks.label_accuracy
+	$(BIN)/python -m benchmarks.index_queries

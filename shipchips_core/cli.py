@@ -1,5 +1,5 @@
-"""The `shipchips` command: the core without Dagster (config check, live collector). The offline twin has
-its own command: `python -m shipchips_twin`."""
+"""The `shipchips` command: the core without Dagster (config check, live collector, SQL over the dataset).
+The offline twin has its own command: `python -m shipchips_twin`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 from shipchips_core.config import ConfigError, load_config, load_secret
 
@@ -57,6 +58,31 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sql(args: argparse.Namespace) -> int:
+    """SQL over the dataset's views (tiles, ais_observations, chips, plan, scenes, stac_items); values bound."""
+    from shipchips_core.catalog import query
+    from shipchips_core.dataset.storage import open_storage
+
+    if (args.query is None) == (args.file is None):
+        print("sql: give a query or --file FILE (one of them)", file=sys.stderr)
+        return 2
+    sql = Path(args.file).read_text(encoding="utf-8") if args.file else args.query
+    cfg = load_config(args.config)
+    try:
+        params = dict(query.parse_param(p) for p in args.param)
+        con = query.open_catalog(open_storage(cfg.dataset_root))
+        try:
+            results = query.run(con, sql, params)
+        finally:
+            con.close()
+    except query.QueryError as exc:
+        print(f"sql: {exc}", file=sys.stderr)
+        return 1
+    max_rows = None if args.max_rows <= 0 else args.max_rows
+    print("\n\n".join(query.format_result(r, args.format, max_rows) for r in results))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shipchips", description=__doc__)
     parser.add_argument("--config", help="config.yaml path (default: $SHIPCHIPS_CONFIG or ./config.yaml)")
@@ -67,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--max-seconds", type=float, help="stop after this many wall seconds")
     collect.add_argument("--stats-every", type=float, help="log the counters every N seconds (default: ais.stats_interval_seconds)")
     collect.set_defaults(func=cmd_collect)
+    sql = sub.add_parser("sql", help="run SQL over the dataset (views tiles, ais_observations, chips, plan, scenes, stac_items)")
+    sql.add_argument("query", nargs="?", help='e.g. "SELECT split, count(*) FROM tiles WHERE mmsi = $mmsi GROUP BY ALL"')
+    sql.add_argument("--file", "-f", help="read the SQL from this file instead")
+    sql.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
+                     help='bind $NAME to VALUE (JSON if it parses: 123, 1.5, true, "text"; else the text); repeatable')
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sql.add_argument("--max-rows", type=int, default=100, help="rows printed per result (0: all)")
+    sql.set_defaults(func=cmd_sql)
     return parser
 
 

@@ -94,9 +94,9 @@ def plan_status(
     return StageResult(resolved, _counts(Counter(resolved["status"])), {"pending_csv_rows": pending.write_pending_csv(storage, day, None)})
 
 
-def tile_index(chips_table: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame) -> StageResult:
-    """One row per chip written, with scene and vessel facts."""
-    return StageResult(build_tile_index(chips_table, scenes, ais))
+def tile_index(chips_table: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame, chip_size: int = 256) -> StageResult:
+    """One row per chip written, with scene and vessel facts and its GeoParquet geometry."""
+    return StageResult(build_tile_index(chips_table, scenes, ais, chip_size=chip_size))
 
 
 def qa_report(

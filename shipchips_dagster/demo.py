@@ -17,6 +17,7 @@ import pandas as pd
 
 from shipchips_core.ais.stream import run_collector, settings_from_config
 from shipchips_core.config import load_config
+from shipchips_core.catalog import stac
 from shipchips_core.dataset import paths
 from shipchips_core.dataset.storage import open_storage
 from shipchips_twin.session import TWIN_API_KEY, running_twin
@@ -63,7 +64,9 @@ def main() -> int:
     print("\nshipchips demo done")
     print(f"  day:     {day}")
     print(f"  chips:   {len(tiles)} written under {storage.path('chips')}")
-    print(f"  index:   {storage.path(paths.TILES_INDEX)}")
+    print(f"  index:   {storage.path(paths.TILES_INDEX)} (GeoParquet)")
+    print(f"  stac:    {storage.path(stac.COLLECTION_JSON)} + items {storage.path(stac.STAC_ITEMS)}")
+    print('  sql:     .venv/bin/shipchips sql "SELECT split, count(*) FROM tiles GROUP BY ALL"')
     print(f"  report:  {storage.path(paths.qa_report(day))}")
     print(f"  took:    {elapsed:.1f} s wall")
     print(f"  browse:  DAGSTER_HOME={env['DAGSTER_HOME']} .venv/bin/dagster dev -w workspace.yaml")

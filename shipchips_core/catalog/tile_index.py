@@ -1,7 +1,7 @@
 """The tile index: one row per chip written, joined with scene and vessel facts.
 
-Stored at `indexes/tiles.parquet` as a hive-partitioned dataset (one file a day, see `layout`),
-and opened as one DuckDB view over every day by `sql_models` (the `tiles` view).
+Stored at `indexes/tiles.parquet` as a hive-partitioned GeoParquet dataset (one file a day, see `dataset/paths`
+and `catalog/geoparquet`), and opened as one DuckDB view over every day by `sql_models` (the `tiles` view).
 """
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ from __future__ import annotations
 import pandas as pd
 
 from shipchips_core.ais.vessels import latest_vessel_facts
+from shipchips_core.catalog import geoparquet
 from shipchips_core.dataset.schemas import TILE_INDEX, empty_frame
 
 
-def build_tile_index(chips: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame) -> pd.DataFrame:
-    """Rows of `tile_index` for the ok chips of one day."""
+def build_tile_index(chips: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame, chip_size: int = 256) -> pd.DataFrame:
+    """Rows of `tile_index` for the ok chips of one day, with their GeoParquet geometry (chips of `chip_size` px)."""
     ok = chips[chips["status"] == "ok"].drop(columns=["status", "reason"])
     if ok.empty:
         return empty_frame("tile_index")
@@ -27,4 +28,5 @@ def build_tile_index(chips: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFram
     out["ship_type"] = out["ship_type"].astype("Int64")
     for col in ("tif_path", "meta_path", "label_path"):
         out[col] = out[col].astype(str)
+    out = geoparquet.add_geometry(out, chip_size)
     return out[list(TILE_INDEX.columns)].sort_values("tile_id").reset_index(drop=True)

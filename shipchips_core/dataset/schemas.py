@@ -268,6 +268,11 @@ TILE_INDEX = pa.DataFrameSchema(
         "ship_type": _col("Int64", nullable=True),
         "length_m": _col("float64", nullable=True),
         "beam_m": _col("float64", nullable=True),
+        # GeoParquet geometry (`catalog/geoparquet.py`): chip footprint and ship position as lon/lat WKB, and
+        # the footprint's lon/lat bounds {xmin, ymin, xmax, ymax} (the GeoParquet covering)
+        "footprint": _col(object, pa.Check(lambda s: s.map(lambda v: isinstance(v, bytes)), name="wkb")),
+        "ship_point": _col(object, pa.Check(lambda s: s.map(lambda v: isinstance(v, bytes)), name="wkb")),
+        "bbox": _col(object, pa.Check(lambda s: s.map(lambda v: isinstance(v, dict)), name="bbox_struct")),
     },
     strict=True,
     ordered=True,

@@ -10,6 +10,7 @@ property and its value, never silently dropped and never failing the day.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Iterable
 
@@ -29,6 +30,15 @@ API_FIELD = "shipchips:stac_api"
 MASK_ASSET = "scl"  # the masks need it whatever the stack
 
 
+class TolerantStacApiIO(StacApiIO):
+    """pystac parses pages with orjson whenever it is installed (stac-geoparquet brings it), and orjson
+    refuses a whole page for one item's lone surrogate escape and turns integers past 64 bits into
+    floats. The standard library keeps both as sent, so one hostile item stays one invalid row."""
+
+    def json_loads(self, txt: str, *args, **kwargs) -> dict:
+        return json.loads(txt)
+
+
 def open_client(url: str, stac: StacConfig) -> Client:
     retry = Retry(
         total=stac.max_retries,
@@ -36,7 +46,7 @@ def open_client(url: str, stac: StacConfig) -> Client:
         status_forcelist=(429, 500, 502, 503, 504),
         allowed_methods=None,  # POST /search is safe to repeat
     )
-    io = StacApiIO(timeout=stac.timeout_seconds, max_retries=retry)
+    io = TolerantStacApiIO(timeout=stac.timeout_seconds, max_retries=retry)
     # Client.open sets the IO timeout again from its own argument: give it there too
     return Client.open(url, stac_io=io, timeout=stac.timeout_seconds)
 

@@ -20,6 +20,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from shipchips_core.catalog import geoparquet
 from shipchips_core.dataset import paths, schemas
 from shipchips_dagster.lib.resource import ShipchipsResource
 
@@ -76,8 +77,10 @@ class ParquetTableIOManager(dg.ConfigurableIOManager):
         day = date.fromisoformat(context.partition_key) if context.has_partition_key else None
         rel = self._location(context, table, day)
         storage = self.shipchips.storage
+        # the tile index is GeoParquet (geometry metadata, sorted, row groups sized for its queries)
+        write = geoparquet.write if schema in geoparquet.GEOPARQUET_TABLES else _copy_to_parquet
         with storage.temporary_path(rel) as tmp:
-            _copy_to_parquet(df[list(schemas.SCHEMAS[schema].columns)] if schema else df, str(tmp))
+            write(df[list(schemas.SCHEMAS[schema].columns)] if schema else df, str(tmp))
             digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
         lineage = {
             "asset": table,

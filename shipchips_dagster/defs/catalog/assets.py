@@ -14,10 +14,11 @@ GROUP = "catalog"
 
 @table_asset("tile_index", group=GROUP, dataset=paths.TILES_INDEX)
 def tile_index(
-    context: dg.AssetExecutionContext, chips: pd.DataFrame, s2_scene_metadata: pd.DataFrame, ais_snapshots: pd.DataFrame
+    context: dg.AssetExecutionContext, shipchips: ShipchipsResource, chips: pd.DataFrame, s2_scene_metadata: pd.DataFrame,
+    ais_snapshots: pd.DataFrame,
 ) -> pd.DataFrame:
-    """`indexes/tiles.parquet`: one row per chip written, with scene and vessel facts."""
-    return output(context, pipeline.tile_index(chips, s2_scene_metadata, ais_snapshots))
+    """`indexes/tiles.parquet` (GeoParquet): one row per chip written, with scene and vessel facts."""
+    return output(context, pipeline.tile_index(chips, s2_scene_metadata, ais_snapshots, chip_size=shipchips.config.chips.size))
 
 
 @table_asset("qa_report", group=GROUP, schema="qa_summary", deps=("tile_index",))

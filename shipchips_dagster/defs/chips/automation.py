@@ -18,7 +18,7 @@ from shipchips_dagster.lib.resource import ShipchipsResource
 DOWNSTREAM_JOB = dg.define_asset_job(
     "downstream_daily",
     selection=dg.AssetSelection.assets("ais_snapshots").downstream(include_self=False)
-    - dg.AssetSelection.assets(*(m.name for m in load_models() if not m.partitioned)),
+    - dg.AssetSelection.assets(*(m.name for m in load_models() if not m.partitioned), "stac_collection"),
     partitions_def=DAILY,
 )
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from shipchips_core.catalog import geoparquet
 from shipchips_core.catalog.sql_models import SqlModelError, load_models, parse_model, run_model
 from shipchips_core.dataset import paths, schemas
 from shipchips_core.dataset.storage import LocalStorage
@@ -37,8 +38,9 @@ def tile(tile_id: str, mmsi: int, scene_id: str, acq_time: str, **overrides) -> 
 
 
 def tile_frame(rows: list[dict]) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=list(schemas.TILE_INDEX.columns))
-    return schemas.validate("tile_index", df.astype({"ship_type": "Int64"}))
+    columns = [c for c in schemas.TILE_INDEX.columns if c not in geoparquet.GEOMETRY_COLUMNS]
+    df = geoparquet.add_geometry(pd.DataFrame(rows, columns=columns).astype({"ship_type": "Int64"}), chip_size=256)
+    return schemas.validate("tile_index", df)
 
 
 def write_partition(storage: LocalStorage, day: date, rows: list[dict]) -> None:
