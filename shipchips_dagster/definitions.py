@@ -6,6 +6,7 @@ import dagster as dg
 
 from .assets import PIPELINE_ASSETS, TABLE_IO
 from .checks import ALL_CHECKS
+from .defs.catalog.clay import CLAY_ASSETS
 from .io_managers import ParquetTableIOManager
 from .jobs import AIS_JOB, DOWNSTREAM_JOB
 from .resources import ShipchipsResource
@@ -17,7 +18,7 @@ from .sql_models import SQL_MODEL_ASSETS
 def build_definitions(config_path: str | None = None) -> dg.Definitions:
     shipchips = ShipchipsResource(config_path=config_path)
     return dg.Definitions(
-        assets=[*PIPELINE_ASSETS, *SQL_MODEL_ASSETS],
+        assets=[*PIPELINE_ASSETS, *SQL_MODEL_ASSETS, *CLAY_ASSETS],
         asset_checks=ALL_CHECKS,
         jobs=[AIS_JOB, DOWNSTREAM_JOB],
         schedules=[AIS_DAILY_SCHEDULE],

@@ -16,6 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from shipchips_core import layout
+from shipchips_core.catalog import clay
+from shipchips_core.catalog.stats import STATS_JSON
 from shipchips_core.ais.stream import run_collector, settings_from_config
 from shipchips_core.config import load_config
 from shipchips_core.storage import open_storage
@@ -65,6 +67,9 @@ def main() -> int:
     print(f"  chips:   {len(tiles)} written under {storage.path('chips')}")
     print(f"  index:   {storage.path(layout.TILES_INDEX)}")
     print(f"  report:  {storage.path(layout.qa_report(day))}")
+    print(f"  clay:    {len(storage.list(clay.EXPORT_DIR, suffix='.npz'))} cubes under {storage.path(clay.EXPORT_DIR)}/{{split}}/{clay.PLATFORM}, "
+          f"metadata {storage.path(clay.METADATA_YAML)}")
+    print(f"  stats:   {storage.path(STATS_JSON)}")
     print(f"  took:    {elapsed:.1f} s wall")
     print(f"  browse:  DAGSTER_HOME={env['DAGSTER_HOME']} .venv/bin/dagster dev -w workspace.yaml")
     return 0

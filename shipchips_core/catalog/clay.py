@@ -347,13 +347,13 @@ def clay_metadata(band_assets: Sequence[str], stats_doc: dict | None, use: str =
     if use == "shipchips":
         if ours is None:
             raise ValueError("no dataset statistics to use: materialize dataset_stats first")
-        bands["mean"], bands["std"] = ours[0], ours[1]
+        bands["mean"], bands["std"] = dict(ours[0]), dict(ours[1])
     else:
-        bands["mean"], bands["std"] = clay
+        bands["mean"], bands["std"] = dict(clay[0]), dict(clay[1])
     bands["wavelength"] = {a: float(CLAY_S2_BANDS[a][2]) for a in band_assets}
-    bands["clay_mean"], bands["clay_std"] = clay
+    bands["clay_mean"], bands["clay_std"] = dict(clay[0]), dict(clay[1])  # copies: no YAML anchors
     if ours is not None:
-        bands["shipchips_mean"], bands["shipchips_std"] = ours[0], ours[1]
+        bands["shipchips_mean"], bands["shipchips_std"] = dict(ours[0]), dict(ours[1])
     platform = {
         "band_order": list(band_assets),
         "rgb_indices": [list(band_assets).index(a) for a in ("red", "green", "blue")],
@@ -420,7 +420,15 @@ def datacube_command(config_path: str | None, tile_ids: Sequence[str], stats: st
         Path(out).write_bytes(npz_bytes(cube))
     summary = {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in cube.items()}
     summary["gsd"]["value"] = float(cube["gsd"])
-    summary["waves"]["value"] = [float(w) for w in cube["waves"]]
+    summary["waves"]["value"] = [round(float(w), 6) for w in cube["waves"]]
     summary["stats"] = stats
     print(json.dumps(summary))
     return 0
+
+
+def build_metadata(storage: LocalStorage, band_assets: Sequence[str]) -> list[str]:
+    """Write the metadata files with `stats/stats.json` beside Clay's statistics (Clay's alone when the
+    dataset has no statistics yet)."""
+    from .stats import STATS_JSON, read_stats
+
+    return write_metadata(storage, band_assets, read_stats(storage) if storage.exists(STATS_JSON) else None)

@@ -106,3 +106,27 @@ def test_plan_status_says_what_became_of_every_planned_vessel(pipeline_run):
     assert matched == set(tiles.mmsi)
     assert not (status.status == "pending").any()
     assert pipeline_run.storage.read_bytes("plan/pending.csv").decode().count("\n") == 1  # header only: day resolved
+
+
+def test_clay_cubes_and_dataset_statistics_for_the_day(pipeline_run):
+    import numpy as np
+    import yaml
+
+    from shipchips_core.catalog import clay, stats
+
+    storage = pipeline_run.storage
+    tiles = _table(pipeline_run, layout.TILES_INDEX)
+    cubes = storage.list(clay.EXPORT_DIR, suffix=".npz")
+    seen = []
+    for rel in cubes:
+        split = rel.split("/")[2]
+        assert rel.startswith(f"exports/clay/{split}/sentinel-2-l2a/{SAMPLE_DAY.isoformat()}_")
+        with np.load(storage.path(rel), allow_pickle=False) as npz:
+            assert set(npz["split"]) == {split} and npz["pixels"].dtype == np.float32
+            seen += list(npz["tile_id"])
+    assert sorted(seen) == sorted(tiles.tile_id)
+    doc = stats.read_stats(storage)
+    assert doc["days"] == [SAMPLE_DAY.isoformat()] and doc["splits"]["all"]["n_chips"] == len(tiles)
+    meta = yaml.safe_load(storage.read_bytes(clay.METADATA_YAML))["sentinel-2-l2a"]
+    assert meta["band_order"] == list(pipeline_run.cfg.chips.band_assets)
+    assert set(meta["bands"]["shipchips_mean"]) == set(meta["band_order"])
