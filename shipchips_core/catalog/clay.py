@@ -126,6 +126,8 @@ def shipchips_mean_std(stats_doc: dict, band_assets: Sequence[str]) -> tuple[np.
     from .stats import normalization_split
 
     split = normalization_split(stats_doc)
+    if stats_doc["splits"][split]["n_valid_pixels"] == 0:
+        raise ValueError("the dataset statistics cover no valid pixel (no chips yet)")
     bands = stats_doc["splits"][split]["bands"]
     mean = np.array([bands[BAND_NAMES[a]]["dn"]["mean"] for a in band_assets], dtype=np.float32)
     std = np.array([bands[BAND_NAMES[a]]["dn"]["std"] for a in band_assets], dtype=np.float32)
@@ -332,6 +334,12 @@ def datacube(storage: LocalStorage, tile_ids: Sequence[str], band_assets: Sequen
 # ---------------------------------------------------------------------------------------------- metadata.yaml
 
 
+def _has_pixels(stats_doc: dict) -> bool:
+    from .stats import normalization_split
+
+    return stats_doc["splits"][normalization_split(stats_doc)]["n_valid_pixels"] > 0
+
+
 def clay_metadata(band_assets: Sequence[str], stats_doc: dict | None, use: str = "clay") -> dict:
     """`configs/metadata.yaml`'s shape for our stack alone (Clay normalizes with every band listed).
     `bands.mean/std` hold the set named by `use`; `clay_mean/std` and `shipchips_mean/std` sit beside."""
@@ -340,6 +348,8 @@ def clay_metadata(band_assets: Sequence[str], stats_doc: dict | None, use: str =
     clay_mean, clay_std = clay_mean_std(band_assets)
     bands: dict = {}
     ours = None
+    if stats_doc is not None and not _has_pixels(stats_doc):
+        stats_doc = None  # statistics of an empty dataset: nothing to put beside Clay's
     if stats_doc is not None:
         m, s, split = shipchips_mean_std(stats_doc, band_assets)
         ours = ({a: round(float(v), 1) for a, v in zip(band_assets, m)}, {a: round(float(v), 1) for a, v in zip(band_assets, s)}, split)
@@ -386,7 +396,7 @@ def write_metadata(storage: LocalStorage, band_assets: Sequence[str], stats_doc:
     """`exports/clay/metadata.yaml` (Clay's statistics in `bands`) and, when our statistics exist,
     `metadata_shipchips_stats.yaml` (ours in `bands`); both list both sets."""
     written = [storage.write_bytes(METADATA_YAML, metadata_yaml(clay_metadata(band_assets, stats_doc, "clay")))]
-    if stats_doc is not None:
+    if stats_doc is not None and _has_pixels(stats_doc):
         written.append(storage.write_bytes(METADATA_SHIPCHIPS_YAML, metadata_yaml(clay_metadata(band_assets, stats_doc, "shipchips"))))
     else:
         storage.delete(METADATA_SHIPCHIPS_YAML)

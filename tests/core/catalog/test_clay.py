@@ -245,3 +245,13 @@ def test_cli_datacube(chips, tmp_path):
         assert list(npz["tile_id"]) == ids and npz["pixels"].shape == (2, 4, 256, 256)
     bad = subprocess.run([str(shipchips), "--config", str(config), "clay", "datacube", "ffffffffffffffff"], capture_output=True, text=True)
     assert bad.returncode == 1 and "ffffffffffffffff" in bad.stderr
+
+
+def test_metadata_of_an_empty_dataset_lists_clays_statistics_alone(tmp_path):
+    storage = LocalStorage(tmp_path)
+    empty = stats.compute_stats(storage, pd.DataFrame(), STACK_ASSETS["rgbn"])
+    assert clay.write_metadata(storage, STACK_ASSETS["rgbn"], empty) == [clay.METADATA_YAML]
+    s2 = yaml.safe_load(storage.read_bytes(clay.METADATA_YAML))["sentinel-2-l2a"]
+    assert "shipchips_mean" not in s2["bands"] and s2["bands"]["mean"]["nir"] == 2743.0
+    with pytest.raises(ValueError, match="no valid pixel"):
+        clay.shipchips_mean_std(empty, STACK_ASSETS["rgbn"])
