@@ -83,6 +83,12 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_clay_datacube(args: argparse.Namespace) -> int:
+    from shipchips_core.catalog.clay import datacube_command
+
+    return datacube_command(args.config, args.tile_ids, stats=args.stats, out=args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shipchips", description=__doc__)
     parser.add_argument("--config", help="config.yaml path (default: $SHIPCHIPS_CONFIG or ./config.yaml)")
@@ -101,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sql.add_argument("--max-rows", type=int, default=100, help="rows printed per result (0: all)")
     sql.set_defaults(func=cmd_sql)
+    clay = sub.add_parser("clay", help="Clay exports").add_subparsers(dest="clay_command", required=True)
+    cube = clay.add_parser("datacube", help="the datacube Clay's encoder takes for these chips (shapes as JSON)")
+    cube.add_argument("tile_ids", nargs="+", metavar="TILE_ID")
+    cube.add_argument("--stats", choices=("clay", "shipchips"), default="clay", help="normalize with Clay's published or this dataset's statistics")
+    cube.add_argument("--out", help="save the datacube's arrays to this .npz")
+    cube.set_defaults(func=cmd_clay_datacube)
     return parser
 
 

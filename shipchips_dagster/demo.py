@@ -16,8 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 from shipchips_core.ais.stream import run_collector, settings_from_config
+from shipchips_core.catalog import clay, stac
+from shipchips_core.catalog.stats import STATS_JSON
 from shipchips_core.config import load_config
-from shipchips_core.catalog import stac
 from shipchips_core.dataset import paths
 from shipchips_core.dataset.storage import open_storage
 from shipchips_twin.session import TWIN_API_KEY, running_twin
@@ -68,6 +69,9 @@ def main() -> int:
     print(f"  stac:    {storage.path(stac.COLLECTION_JSON)} + items {storage.path(stac.STAC_ITEMS)}")
     print('  sql:     .venv/bin/shipchips sql "SELECT split, count(*) FROM tiles GROUP BY ALL"')
     print(f"  report:  {storage.path(paths.qa_report(day))}")
+    print(f"  clay:    {len(storage.list(clay.EXPORT_DIR, suffix='.npz'))} cubes under {storage.path(clay.EXPORT_DIR)}/{{split}}/{clay.PLATFORM}, "
+          f"metadata {storage.path(clay.METADATA_YAML)}")
+    print(f"  stats:   {storage.path(STATS_JSON)}")
     print(f"  took:    {elapsed:.1f} s wall")
     print(f"  browse:  DAGSTER_HOME={env['DAGSTER_HOME']} .venv/bin/dagster dev -w workspace.yaml")
     return 0

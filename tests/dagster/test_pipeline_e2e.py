@@ -214,3 +214,27 @@ def test_a_hostile_item_and_a_stricter_rerun_leave_a_consistent_day(tmp_path, sh
 
 def _table_at(storage, dataset: str) -> pd.DataFrame:
     return pd.read_parquet(storage.path(paths.partition_file(dataset, SAMPLE_DAY)))
+
+
+def test_clay_cubes_and_dataset_statistics_for_the_day(pipeline_run):
+    import numpy as np
+    import yaml
+
+    from shipchips_core.catalog import clay, stats
+
+    storage = pipeline_run.storage
+    tiles = _table(pipeline_run, paths.TILES_INDEX)
+    cubes = storage.list(clay.EXPORT_DIR, suffix=".npz")
+    seen = []
+    for rel in cubes:
+        split = rel.split("/")[2]
+        assert rel.startswith(f"exports/clay/{split}/sentinel-2-l2a/{SAMPLE_DAY.isoformat()}_")
+        with np.load(storage.path(rel), allow_pickle=False) as npz:
+            assert set(npz["split"]) == {split} and npz["pixels"].dtype == np.float32
+            seen += list(npz["tile_id"])
+    assert sorted(seen) == sorted(tiles.tile_id)
+    doc = stats.read_stats(storage)
+    assert doc["days"] == [SAMPLE_DAY.isoformat()] and doc["splits"]["all"]["n_chips"] == len(tiles)
+    meta = yaml.safe_load(storage.read_bytes(clay.METADATA_YAML))["sentinel-2-l2a"]
+    assert meta["band_order"] == list(pipeline_run.cfg.chips.band_assets)
+    assert set(meta["bands"]["shipchips_mean"]) == set(meta["band_order"])

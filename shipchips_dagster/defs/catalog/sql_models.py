@@ -5,7 +5,7 @@ import dagster as dg
 import pandas as pd
 
 from shipchips_core.catalog.sql_models import SqlModel, load_models, run_model
-from shipchips_dagster.lib.partitions import DAILY
+from shipchips_dagster.lib.partitions import DAILY, WHOLE_DATASET
 from shipchips_dagster.lib.resource import ShipchipsResource
 from shipchips_dagster.lib.table_asset import TABLE_IO
 from shipchips_dagster.lib.table_io import DATASET_KEY, SCHEMA_KEY
@@ -16,6 +16,7 @@ def _model_asset(model: SqlModel) -> dg.AssetsDefinition:
         name=model.name,
         deps=["tile_index"],
         partitions_def=DAILY if model.partitioned else None,
+        tags={} if model.partitioned else WHOLE_DATASET,
         io_manager_key=TABLE_IO,
         group_name="sql_models",
         description=model.description,

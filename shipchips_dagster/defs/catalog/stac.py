@@ -4,8 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from shipchips_core.catalog import stac
-
-from shipchips_dagster.lib.partitions import DAILY, partition_day
+from shipchips_dagster.lib.partitions import DAILY, WHOLE_DATASET, partition_day
 from shipchips_dagster.lib.resource import ShipchipsResource
 
 
@@ -18,7 +17,7 @@ def stac_items(context: dg.AssetExecutionContext, shipchips: ShipchipsResource, 
     return dg.MaterializeResult(metadata={**out, "dagster/row_count": out["items"]})
 
 
-@dg.asset(deps=[stac_items], group_name="catalog", kinds={"json", "stac"})
+@dg.asset(deps=[stac_items], group_name="catalog", kinds={"json", "stac"}, tags=WHOLE_DATASET)
 def stac_collection(shipchips: ShipchipsResource) -> dg.MaterializeResult:
     """`stac/collection.json`: the dataset's STAC Collection, its extent over every stored day of Items."""
     out = stac.export_collection(shipchips.storage, shipchips.config.chips.band_assets, shipchips.config.chips.size)

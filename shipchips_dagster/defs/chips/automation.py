@@ -9,16 +9,15 @@ from datetime import date, datetime, timezone
 
 import dagster as dg
 
-from shipchips_core.catalog.sql_models import load_models
 from shipchips_core.plan.acquisition import matured_days
-from shipchips_dagster.lib.partitions import DAILY
+from shipchips_dagster.lib.partitions import DAILY, WHOLE_DATASET
 from shipchips_dagster.lib.resource import ShipchipsResource
 
-# every daily-partitioned asset after the AIS snapshot (the whole-index SQL models run on their own)
+# every daily-partitioned asset after the AIS snapshot (the assets that see the whole dataset run on their own)
 DOWNSTREAM_JOB = dg.define_asset_job(
     "downstream_daily",
     selection=dg.AssetSelection.assets("ais_snapshots").downstream(include_self=False)
-    - dg.AssetSelection.assets(*(m.name for m in load_models() if not m.partitioned), "stac_collection"),
+    - dg.AssetSelection.tag(*next(iter(WHOLE_DATASET.items()))),
     partitions_def=DAILY,
 )
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from shipchips_core.dataset import schemas
 from shipchips_core.catalog import geoparquet
+from shipchips_core.dataset import schemas
 
 
 def tile(tile_id: str, mmsi: int, acq_time: str, lon: float = 4.0, lat: float = 52.0, epsg: int = 32631, **overrides) -> dict:
