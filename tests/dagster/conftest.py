@@ -22,7 +22,8 @@ class PipelineRun:
     world: World
     cfg: Config
     storage: LocalStorage
-    result: dg.ExecuteInProcessResult
+    result: dg.ExecuteInProcessResult  # the day's partition of every daily asset
+    whole_result: dg.ExecuteInProcessResult  # then every unpartitioned asset
     config_path: Path
 
 
@@ -53,7 +54,11 @@ def pipeline_run(tmp_path_factory, shipped_config) -> PipelineRun:
             graph = defs.resolve_asset_graph()  # the daily assets (the unpartitioned ones see all days)
             selection = [k for k in graph.get_all_asset_keys() if graph.get(k).partitions_def is not None]
             result = job.get_subset(asset_selection=set(selection)).execute_in_process(partition_key=SAMPLE_DAY.isoformat())
+            # then the assets that see every day (SQL models, STAC collection, statistics, Clay metadata)
+            whole = [k for k in graph.get_all_asset_keys() if graph.get(k).partitions_def is None]
+            whole_result = job.get_subset(asset_selection=set(whole)).execute_in_process()
         finally:
             os.environ.clear()
             os.environ.update(saved)
-    return PipelineRun(world=world, cfg=cfg, storage=storage, result=result, config_path=config_path)
+    return PipelineRun(world=world, cfg=cfg, storage=storage, result=result, whole_result=whole_result,
+                       config_path=config_path)

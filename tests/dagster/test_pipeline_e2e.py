@@ -20,7 +20,7 @@ def _table(run, rel_dataset: str) -> pd.DataFrame:
 
 
 def test_run_succeeds_with_every_check_passing(pipeline_run):
-    assert pipeline_run.result.success
+    assert pipeline_run.result.success and pipeline_run.whole_result.success
     checks = pipeline_run.result.get_asset_check_evaluations()
     assert checks, "asset checks ran"
     assert all(c.passed for c in checks), [c.check_name for c in checks if not c.passed]
