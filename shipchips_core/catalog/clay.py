@@ -36,10 +36,10 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-import rasterio
 import yaml
 
-from shipchips_core.chips.masks import MASK_NAMES
+from shipchips_core.catalog.stats import STATS_JSON, normalization_split, read_stats
+from shipchips_core.chips.files import read_chip
 from shipchips_core.dataset import paths
 from shipchips_core.dataset.storage import LocalStorage
 from shipchips_core.sentinel2.bands import BAND_NAMES
@@ -123,7 +123,6 @@ def waves_um(band_assets: Sequence[str]) -> np.ndarray:
 
 def shipchips_mean_std(stats_doc: dict, band_assets: Sequence[str]) -> tuple[np.ndarray, np.ndarray, str]:
     """Our DN mean/std per band from `stats/stats.json`: the train split's, else all splits' (named)."""
-    from shipchips_core.catalog.stats import normalization_split
 
     split = normalization_split(stats_doc)
     if stats_doc["splits"][split]["n_valid_pixels"] == 0:
@@ -135,15 +134,6 @@ def shipchips_mean_std(stats_doc: dict, band_assets: Sequence[str]) -> tuple[np.
 
 
 # ---------------------------------------------------------------------------------------------- chips → DN
-
-
-def read_chip(storage: LocalStorage, tif_path: str, mask_path: str) -> tuple[np.ndarray, np.ndarray]:
-    """A chip's reflectance (float32 [C, H, W], NaN = nodata) and its valid mask (bool [H, W])."""
-    with rasterio.open(storage.path(tif_path)) as ds:
-        refl = ds.read(out_dtype="float32")
-    with rasterio.open(storage.path(mask_path)) as ds:
-        valid = ds.read(MASK_NAMES.index("valid_mask") + 1).astype(bool)
-    return refl, valid
 
 
 def to_dn(reflectance: np.ndarray, valid: np.ndarray, fill_dn: np.ndarray) -> np.ndarray:
@@ -306,7 +296,6 @@ def datacube(storage: LocalStorage, tile_ids: Sequence[str], band_assets: Sequen
     if stats == "clay":
         mean, std = clay_mean_std(band_assets)
     else:
-        from shipchips_core.catalog.stats import read_stats
 
         mean, std, _ = shipchips_mean_std(read_stats(storage), band_assets)
     n = len(rows)
@@ -335,7 +324,6 @@ def datacube(storage: LocalStorage, tile_ids: Sequence[str], band_assets: Sequen
 
 
 def _has_pixels(stats_doc: dict) -> bool:
-    from shipchips_core.catalog.stats import normalization_split
 
     return stats_doc["splits"][normalization_split(stats_doc)]["n_valid_pixels"] > 0
 
@@ -406,7 +394,7 @@ def write_metadata(storage: LocalStorage, band_assets: Sequence[str], stats_doc:
 __all__ = [
     "CLAY_S2_BANDS", "CUBE_SIZE", "EXPORT_DIR", "METADATA_YAML", "METADATA_SHIPCHIPS_YAML", "NODATA_RULE", "PLATFORM",
     "clay_metadata", "cube_arrays", "cube_dir", "cube_path", "datacube", "encode_latlon", "encode_time",
-    "npz_bytes", "read_chip", "to_dn", "waves_um", "write_day_cubes", "write_metadata",
+    "npz_bytes", "to_dn", "waves_um", "write_day_cubes", "write_metadata",
 ]
 
 
@@ -439,6 +427,5 @@ def datacube_command(config_path: str | None, tile_ids: Sequence[str], stats: st
 def build_metadata(storage: LocalStorage, band_assets: Sequence[str]) -> list[str]:
     """Write the metadata files with `stats/stats.json` beside Clay's statistics (Clay's alone when the
     dataset has no statistics yet)."""
-    from shipchips_core.catalog.stats import STATS_JSON, read_stats
 
     return write_metadata(storage, band_assets, read_stats(storage) if storage.exists(STATS_JSON) else None)

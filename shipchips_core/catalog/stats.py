@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from shipchips_core.catalog.clay import read_chip
+from shipchips_core.chips.files import read_chip
 from shipchips_core.dataset import paths
 from shipchips_core.dataset.schemas import SPLITS
 from shipchips_core.dataset.storage import LocalStorage

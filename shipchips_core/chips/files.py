@@ -73,3 +73,12 @@ def quicklook_jpeg(chip: ChipArrays) -> bytes:
 
 def write_json(storage: LocalStorage, rel: str, doc: dict) -> None:
     storage.write_bytes(rel, (json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n").encode())
+
+
+def read_chip(storage: LocalStorage, tif_path: str, mask_path: str) -> tuple[np.ndarray, np.ndarray]:
+    """A chip's reflectance (float32 [C, H, W], NaN = nodata) and its valid mask (bool [H, W])."""
+    with rasterio.open(storage.path(tif_path)) as ds:
+        refl = ds.read(out_dtype="float32")
+    with rasterio.open(storage.path(mask_path)) as ds:
+        valid = ds.read(MASK_NAMES.index("valid_mask") + 1).astype(bool)
+    return refl, valid
