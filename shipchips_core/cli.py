@@ -10,7 +10,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from shipchips_core.config import ConfigError, load_config, load_secret
+from shipchips_core.config import ConfigError, load_config, load_secret, missing_secret
 
 
 def _utc(text: str) -> datetime:
@@ -35,7 +35,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     key = load_secret("AISSTREAM_API_KEY")
     if not key:
-        print("AISSTREAM_API_KEY is not set (environment or .env)", file=sys.stderr)
+        print(f"collect: {missing_secret('AISSTREAM_API_KEY')}", file=sys.stderr)
         return 2
     overrides = {} if args.stats_every is None else {"stats_interval_seconds": args.stats_every}
     settings = settings_from_config(cfg, key, **overrides)
