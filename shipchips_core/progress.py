@@ -81,8 +81,7 @@ class Progress:
         columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("{task.fields[status]}")]
         if self.total is None:  # open-ended: a live line, no bar
-            columns = [TextColumn("{task.description}"), TextColumn(f"{{task.completed:,.0f}} {self.unit}"),
-                       TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("{task.fields[status]}")]
+            columns = [TextColumn("{task.description}"), TimeElapsedColumn(), TextColumn("{task.fields[status]}")]
         self._bar = RichProgress(*columns, console=Console(file=self.stream), transient=True,
                                  refresh_per_second=4)
         self._task = self._bar.add_task(self.label, total=self.total, status="", rate="")

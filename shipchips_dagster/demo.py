@@ -149,7 +149,7 @@ def _collect(cfg, storage, twin) -> None:
     stats = CollectStats()
 
     def read() -> None:
-        bar.update(stats.received, status=f"{stats.landed:,} landed, {stats.quarantined:,} quarantined")
+        bar.update(stats.received, status=f"{stats.received:,} msg, {stats.landed:,} landed, {stats.quarantined:,} quarantined")
 
     with Progress(f"collecting AIS {twin.ais_start:%H:%M}-{twin.ais_end:%H:%M} UTC", None, "msg", stream=sys.stdout) as bar:
         with polling(read, every_s=0.25):
