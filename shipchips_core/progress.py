@@ -54,6 +54,13 @@ class Progress:
         elif time.monotonic() - self._last_line >= self.every_s:
             self._line("")
 
+    def console_line(self, text: str) -> None:
+        """A line of output above the bar (or just a line, off a terminal)."""
+        if self._bar is not None:
+            self._bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            print(text, file=self.stream, flush=True)
+
     def advance(self, n: int = 1) -> None:
         self.update(self.done + n)
 

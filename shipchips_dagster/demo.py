@@ -34,18 +34,12 @@ from shipchips_core.progress import Progress, polling
 from shipchips_twin.session import TWIN_API_KEY, running_twin
 from shipchips_twin.world import SAMPLE_DAY, World
 
+from .backfill import QUIET, split_selection
+
 DEMO_DIR = Path(".demo")
 CATALOG_DIR = Path(".twin_cache") / "catalog"
 EVENT_LOG = DEMO_DIR / "dagster_events.log"
-# the console logger would print every DEBUG event; the instance still records them all
-QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 WATCHED = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.STEP_FAILURE}
-
-
-def _selections(defs: dg.Definitions) -> tuple[list[dg.AssetKey], list[dg.AssetKey]]:
-    from .backfill import split_selection
-
-    return split_selection(defs)
 
 
 def _materialize_cli(selection: list[str], env: dict, partition: str | None) -> None:
@@ -194,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         _collect(cfg, storage, twin)
         from .definitions import defs
 
-        daily, whole = _selections(defs)
+        daily, whole = split_selection(defs)
         if args.verbose:
             _materialize_cli([k.to_user_string() for k in daily], env, day.isoformat())
             _materialize_cli([k.to_user_string() for k in whole], env, None)
