@@ -89,11 +89,16 @@ class StageLines:
 
 
 def _what(asset: str, meta: dict) -> str:
+    """What the asset holds, from its materialization's metadata: rows, chips, cubes, files."""
     if asset == "chips":
         return f"{meta.get('count/ok', 0):,} chips of {meta.get('rows', 0):,} attempts"
-    if "rows" in meta:
-        return f"{meta['rows']:,} row{'s' if meta['rows'] != 1 else ''}"
-    return ""
+    for key, unit in (("rows", "row"), ("items", "STAC item"), ("n_cubes", "cube"), ("n_chips", "chip")):
+        if isinstance(meta.get(key), int):
+            return f"{meta[key]:,} {unit}{'s' if meta[key] != 1 else ''}"
+    if isinstance(meta.get("files"), list):
+        return f"{len(meta['files'])} files"
+    removed = sum(v for k, v in meta.items() if isinstance(v, int))  # orphan_cleanup's counts
+    return f"{removed} files removed" if asset == "orphan_cleanup" else ""
 
 
 class ChipBar:
