@@ -126,8 +126,7 @@ def _run(defs, instance, selection, partition: str | None, log) -> bool:
 
     job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=set(selection))
     lines = StageLines(instance, {r.dagster_run.run_id for r in instance.get_run_records()})
-    bar, progress.chip_progress = ChipBar(), None
-    progress.chip_progress = bar
+    bar = progress.chip_progress = ChipBar()
     try:
         with polling(lines.poll, every_s=0.5):
             result = job.execute_in_process(instance=instance, partition_key=partition, run_config=QUIET,
