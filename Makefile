@@ -1,4 +1,5 @@
 # Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+# `make demo VERBOSE=1` shows Dagster's whole event stream instead of one line per asset.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -13,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m shipchips_dagster.demo
+	$(BIN)/python -m shipchips_dagster.demo $(if $(VERBOSE),--verbose,)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile

@@ -4,13 +4,16 @@ The offline twin has its own command: `python -m shipchips_twin`."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from shipchips_core.config import ConfigError, load_config, load_secret
+from shipchips_core.config import ConfigError, load_config, load_secret, missing_secret
+from shipchips_core.progress import Progress, is_terminal, polling
 
 
 def _utc(text: str) -> datetime:
@@ -29,33 +32,62 @@ def cmd_collect(args: argparse.Namespace) -> int:
     A landing file that cannot be written exits 1 naming it; any other failure exits 1 with a
     traceback: the supervisor restarts it (and the restart lands what the journals hold)."""
     from shipchips_core.ais.landing import LandingError
-    from shipchips_core.ais.stream import AisStreamFatal, run_collector, settings_from_config
+    from shipchips_core.ais.stream import AisStreamFatal, CollectStats, run_collector, settings_from_config
     from shipchips_core.dataset.storage import open_storage
 
     cfg = load_config(args.config)
     key = load_secret("AISSTREAM_API_KEY")
     if not key:
-        print("AISSTREAM_API_KEY is not set (environment or .env)", file=sys.stderr)
+        print(f"collect: {missing_secret('AISSTREAM_API_KEY')}", file=sys.stderr)
         return 2
     overrides = {} if args.stats_every is None else {"stats_interval_seconds": args.stats_every}
     settings = settings_from_config(cfg, key, **overrides)
+    stats = CollectStats()
+    live = not args.json and is_terminal(sys.stderr)
+    if live:  # the live line replaces the periodic counters on the terminal
+        logging.getLogger("shipchips_core.ais.stream").setLevel(logging.WARNING)
     try:
-        stats = run_collector(
-            settings,
-            open_storage(cfg.dataset_root),
-            stop_at=_utc(args.until) if args.until else None,
-            max_seconds=args.max_seconds,
-            stop_on_server_close=False,  # a server's normal close is not the end of a live feed
-            handle_signals=True,
-        )
+        with _collect_line(stats, live):
+            run_collector(
+                settings,
+                open_storage(cfg.dataset_root),
+                stop_at=_utc(args.until) if args.until else None,
+                max_seconds=args.max_seconds,
+                stop_on_server_close=False,  # a server's normal close is not the end of a live feed
+                handle_signals=True,
+                stats=stats,
+            )
     except AisStreamFatal as exc:  # its text never holds the key
         print(f"collect: {exc}", file=sys.stderr)
         return 2
     except LandingError as exc:  # names the file and the system error (e.g. [Errno 28] No space left)
         print(f"collect: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps(stats.summary(), default=str), flush=True)
+    if live and is_terminal(sys.stdout):
+        print(f"collected {stats.received:,} messages: {stats.landed:,} landed, {stats.quarantined:,} quarantined, "
+              f"{stats.files_written} files ({stats.stop_reason}); --json for the counters")
+    else:
+        print(json.dumps(stats.summary(), default=str), flush=True)
     return 0
+
+
+@contextlib.contextmanager
+def _collect_line(stats, live: bool):
+    """On a terminal, a live `msg/s · landed · quarantined` line (the rate over the last seconds)."""
+    if not live:
+        yield
+        return
+    last = [time.monotonic(), 0]
+
+    def read() -> None:
+        now = time.monotonic()
+        rate = (stats.received - last[1]) / max(now - last[0], 1e-9)
+        last[:] = [now, stats.received]
+        line.update(stats.received, status=f"{stats.received:,} msg · {rate:,.0f} msg/s · {stats.landed:,} landed · "
+                                           f"{stats.quarantined:,} quarantined · {stats.reconnects} reconnects")
+
+    with Progress("collecting AIS", None, "msg", stream=sys.stderr) as line, polling(read, every_s=1.0):
+        yield
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -98,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--until", help="stop at this message time (ISO, UTC)")
     collect.add_argument("--max-seconds", type=float, help="stop after this many wall seconds")
     collect.add_argument("--stats-every", type=float, help="log the counters every N seconds (default: ais.stats_interval_seconds)")
+    collect.add_argument("--json", action="store_true",
+                         help="no live line: log the counters and end with them as one JSON line (as off a terminal)")
     collect.set_defaults(func=cmd_collect)
     sql = sub.add_parser("sql", help="run SQL over the dataset (views tiles, ais_observations, chips, plan, scenes, stac_items)")
     sql.add_argument("query", nargs="?", help='e.g. "SELECT split, count(*) FROM tiles WHERE mmsi = $mmsi GROUP BY ALL"')

@@ -17,7 +17,7 @@ from shipchips_core.ais import archives
 from shipchips_core.catalog import qa_report as qa
 from shipchips_core.catalog.tile_index import build_tile_index
 from shipchips_core.chips import cleanup
-from shipchips_core.chips.job import ChipJob, cut_partition
+from shipchips_core.chips.job import ChipJob, ProgressFn, cut_partition
 from shipchips_core.config import Config
 from shipchips_core.dataset import schemas
 from shipchips_core.dataset.storage import LocalStorage
@@ -78,10 +78,12 @@ def chip_candidates(cfg: Config, plan: pd.DataFrame, scenes: pd.DataFrame, ais: 
 
 
 def chips(
-    cfg: Config, storage: LocalStorage, day: date, candidates: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame
+    cfg: Config, storage: LocalStorage, day: date, candidates: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame,
+    progress: ProgressFn | None = None,
 ) -> StageResult:
-    """Cut every candidate placed inside its scene: one row per attempt (ok / dropped / failed + reason)."""
-    df, not_attempted = cut_partition(ChipJob(storage, day, cfg), candidates, scenes, ais)
+    """Cut every candidate placed inside its scene: one row per attempt (ok / dropped / failed + reason).
+    `progress(done, planned)` is told as attempts finish (for a bar; off by default)."""
+    df, not_attempted = cut_partition(ChipJob(storage, day, cfg), candidates, scenes, ais, progress)
     outcome = Counter(df["status"]) + Counter({f"reason/{r}": n for r, n in Counter(df["reason"].dropna()).items()})
     return StageResult(df, _counts(outcome + not_attempted))
 

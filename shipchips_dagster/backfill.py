@@ -13,6 +13,7 @@ instance when it is set (so the UI shows them), else in a throwaway one.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -23,6 +24,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from shipchips_core.config import CONFIG_ENV
+from shipchips_core.progress import Progress, is_terminal
 
 WHOLE_GRAPH = "unpartitioned"  # the `partition` of the outcome of the unpartitioned assets' run
 
@@ -43,7 +45,8 @@ def split_selection(defs: dg.Definitions) -> tuple[list[dg.AssetKey], list[dg.As
     return [k for k in keys if graph.get(k).partitions_def], [k for k in keys if not graph.get(k).partitions_def]
 
 
-def backfill(defs: dg.Definitions, start: date, end: date, instance: dg.DagsterInstance) -> Iterator[Outcome]:
+def backfill(defs: dg.Definitions, start: date, end: date, instance: dg.DagsterInstance,
+             run_config: dict | None = None) -> Iterator[Outcome]:
     """One run per day from `start` to `end` (inclusive), then one of the unpartitioned assets if any day
     succeeded; yields each outcome as its run ends."""
     daily, whole = split_selection(defs)
@@ -56,18 +59,18 @@ def backfill(defs: dg.Definitions, start: date, end: date, instance: dg.DagsterI
         if not partitions.has_partition_key(key):
             outcome = Outcome(key, False, error=f"{key} is not a daily partition (before partitions.start_date, or not over yet)")
         else:
-            outcome = _run(daily_job, instance, key)
+            outcome = _run(daily_job, instance, key, run_config)
         any_success |= outcome.success
         yield outcome
     if whole and any_success:
-        yield _run(job.get_subset(asset_selection=set(whole)), instance, None)
+        yield _run(job.get_subset(asset_selection=set(whole)), instance, None, run_config)
 
 
-def _run(job: dg.JobDefinition, instance: dg.DagsterInstance, partition: str | None) -> Outcome:
+def _run(job: dg.JobDefinition, instance: dg.DagsterInstance, partition: str | None, run_config: dict | None = None) -> Outcome:
     label = partition or WHOLE_GRAPH
     try:
         result = job.execute_in_process(instance=instance, partition_key=partition, raise_on_error=False,
-                                        tags={"shipchips/backfill": "cli"})
+                                        tags={"shipchips/backfill": "cli"}, run_config=run_config)
     except Exception as exc:  # noqa: BLE001 - a run that cannot even start fails its day only
         return Outcome(label, False, error=f"{type(exc).__name__}: {exc}")
     failures = result.get_step_failure_events()
@@ -91,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", required=True, type=date.fromisoformat, help="first day, YYYY-MM-DD")
     parser.add_argument("--end", required=True, type=date.fromisoformat, help="last day, YYYY-MM-DD (inclusive)")
     parser.add_argument("--config", help="config.yaml path (default: $SHIPCHIPS_CONFIG or ./config.yaml)")
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON line per day and Dagster's event stream (as off a terminal), no progress bar")
     args = parser.parse_args(argv)
     if args.end < args.start:
         parser.error(f"--end {args.end} is before --start {args.start}")
@@ -98,13 +103,35 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[CONFIG_ENV] = args.config
     from shipchips_dagster.definitions import defs
 
+    live = not args.json and is_terminal(sys.stderr)
+    days = (args.end - args.start).days + 1
     failed = []
-    with _instance() as instance:
-        for outcome in backfill(defs, args.start, args.end, instance):
-            print(json.dumps(asdict(outcome)), flush=True)
+    with _instance() as instance, _days_bar(live, days) as bar:
+        for outcome in backfill(defs, args.start, args.end, instance, QUIET if live else None):
             failed += [] if outcome.success else [outcome.partition]
-    print(json.dumps({"failed": failed}), flush=True)
+            if live:
+                bar.console_line(_human(outcome))
+                bar.update(min(bar.done + 1, days), status=f"{len(failed)} failed" if failed else "")
+            else:
+                print(json.dumps(asdict(outcome)), flush=True)
+    if not live:
+        print(json.dumps({"failed": failed}), flush=True)
+    elif failed:
+        print(f"failed: {', '.join(failed)} (--json for the errors as JSON)", file=sys.stderr)
     return 1 if failed else 0
+
+
+# on a terminal the bar stands for Dagster's DEBUG stream; the instance still records every event
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+def _days_bar(live: bool, days: int):
+    return Progress("backfill", days, "days", stream=sys.stderr) if live else contextlib.nullcontext()
+
+
+def _human(o: Outcome) -> str:
+    state = "ok" if o.success else f"FAILED {', '.join(o.failed_steps)}: {o.error}"
+    return f"{o.partition}  {state}" + (f"  (run {o.run_id})" if o.run_id else "")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ from __future__ import annotations
 import functools
 import logging
 import multiprocessing
+import threading
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -76,15 +78,21 @@ def vessel_facts(ais: pd.DataFrame) -> dict[int, dict]:
     return {int(r["mmsi"]): {k: documents.clean(r[k]) for k in VESSEL_FIELDS} for r in latest.to_dict("records")}
 
 
-def cut_partition(job: ChipJob, candidates: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame) -> tuple[pd.DataFrame, Counter]:
+ProgressFn = Callable[[int, int], None]  # (attempts done, attempts planned)
+
+
+def cut_partition(job: ChipJob, candidates: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame,
+                  progress: ProgressFn | None = None) -> tuple[pd.DataFrame, Counter]:
     """Chip every candidate placed inside its scene; returns the `chips` table and the counts of
-    candidates that never became an attempt (no position, or outside the scene's footprint)."""
+    candidates that never became an attempt (no position, or outside the scene's footprint).
+    `progress`, if given, is called in this process as attempts finish (a worker's all at once when
+    its slices end); it changes nothing written."""
     not_attempted = candidates["match_status"].isin(NOT_ATTEMPTED)
     counts = Counter(candidates.loc[not_attempted, "match_status"])
     attempts = candidates[~not_attempted]
     workers = _worker_count(job, int((attempts["match_status"] == MATCH_OK).sum()))
     groups = _slice_tasks(attempts, scenes, workers, job.cfg.chips.size)
-    rows = _run_tasks(job, groups, vessel_facts(ais))
+    rows = _run_tasks(job, groups, vessel_facts(ais), _Tally(len(attempts), progress))
     if not rows:
         return empty_frame("chips"), counts
     df = pd.DataFrame(rows, columns=list(CHIPS.columns))
@@ -124,17 +132,37 @@ def _grid_position(scene: dict, group: pd.DataFrame) -> tuple[np.ndarray, np.nda
     return rows, cols
 
 
-def _run_tasks(job: ChipJob, groups: list[list[SliceTask]], vessels: dict) -> list[dict]:
+class _Tally:
+    """Counts finished attempts for a progress callback; thread-safe (pool callbacks run in a thread)."""
+
+    def __init__(self, planned: int, progress: ProgressFn | None):
+        self.planned, self.progress, self.done, self._lock = planned, progress, 0, threading.Lock()
+
+    def add(self, n: int) -> None:
+        if self.progress is None:
+            return
+        with self._lock:
+            self.done += n
+            self.progress(self.done, self.planned)
+
+    def add_future(self, future) -> None:
+        if not future.cancelled() and future.exception() is None:
+            self.add(len(future.result()))
+
+
+def _run_tasks(job: ChipJob, groups: list[list[SliceTask]], vessels: dict, tally: _Tally) -> list[dict]:
     """The first group is cut in this process while worker processes cut the others."""
     others = [g for g in groups[1:] if g]
     if not others:
-        return cut_slices(job, groups[0], vessels)
+        return cut_slices(job, groups[0], vessels, tally.add)
     # spawn, not fork: the caller may run threads (servers, Dagster) that a fork would copy half-way
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=len(others), mp_context=context) as pool:
         futures = [pool.submit(cut_slices, job, group, vessels) for group in others]
+        for f in futures:
+            f.add_done_callback(tally.add_future)
         try:
-            rows = cut_slices(job, groups[0], vessels)
+            rows = cut_slices(job, groups[0], vessels, tally.add)
             return rows + [row for f in futures for row in f.result()]
         except BaseException:  # an environment fault fails the run now: start no more slices
             for f in futures:
@@ -142,14 +170,16 @@ def _run_tasks(job: ChipJob, groups: list[list[SliceTask]], vessels: dict) -> li
             raise
 
 
-def cut_slices(job: ChipJob, tasks: list[SliceTask], vessels: dict[int, dict]) -> list[dict]:
+def cut_slices(job: ChipJob, tasks: list[SliceTask], vessels: dict[int, dict],
+               on_attempt: Callable[[int], None] | None = None) -> list[dict]:
     """Cut slices one after the other; their files are durable when this returns (one filesystem
     flush for all of them rather than an fsync per file)."""
     with job.storage.deferred_sync():
-        return [row for task in tasks for row in cut_slice(job, task, vessels)]
+        return [row for task in tasks for row in cut_slice(job, task, vessels, on_attempt)]
 
 
-def cut_slice(job: ChipJob, task: SliceTask, vessels: dict[int, dict]) -> list[dict]:
+def cut_slice(job: ChipJob, task: SliceTask, vessels: dict[int, dict],
+              on_attempt: Callable[[int], None] | None = None) -> list[dict]:
     """Cut one slice of a scene's candidates (in a worker process or inline)."""
     scene = task.scene
     rule = RadiometryRule(scene["radiometry_rule"], float(scene["dn_scale"]), float(scene["dn_offset"]))
@@ -160,12 +190,22 @@ def cut_slice(job: ChipJob, task: SliceTask, vessels: dict[int, dict]) -> list[d
             reader = SceneReader(hrefs, rule, job.band_assets)
         except Exception as exc:  # one unreadable scene fails only its own chips
             log.warning("scene %s unreadable: %s", scene["scene_id"], exc)
+            _tick(on_attempt, len(base_rows))
             return [_finish(r, "failed", f"scene_unreadable: {exc}") for r in base_rows]
         with reader:
             for cand in task.candidates:
                 if cand["match_status"] == MATCH_OK:
                     reader.expect(cand["x_utm"], cand["y_utm"], job.cfg.chips.size)
-            return [_attempt(job, reader, row, cand, scene, vessels) for row, cand in zip(base_rows, task.candidates)]
+            rows = []
+            for row, cand in zip(base_rows, task.candidates):
+                rows.append(_attempt(job, reader, row, cand, scene, vessels))
+                _tick(on_attempt, 1)
+            return rows
+
+
+def _tick(on_attempt: Callable[[int], None] | None, n: int) -> None:
+    if on_attempt is not None:
+        on_attempt(n)
 
 
 def _attempt(job: ChipJob, reader: SceneReader, row: dict, cand: dict, scene: dict, vessels: dict) -> dict:

@@ -11,7 +11,7 @@ One module per group of sections (`sections`, `ais`, `stac`, `chips`), the root 
 
 from shipchips_core.config.ais import ARCHIVE_FORMATS, AisConfig, ArchiveSource
 from shipchips_core.config.chips import ChipsConfig, GatingConfig
-from shipchips_core.config.loading import CONFIG_ENV, OVERRIDE_PREFIX, load_config, load_secret
+from shipchips_core.config.loading import CONFIG_ENV, OVERRIDE_PREFIX, load_config, load_secret, missing_secret
 from shipchips_core.config.root import EXECUTION_ONLY_CHIP_KEYS, Config
 from shipchips_core.config.sections import (
     AreaOfInterest,
@@ -27,5 +27,5 @@ __all__ = [
     "ARCHIVE_FORMATS", "CONFIG_ENV", "DEFAULT_COLLECTIONS", "EXECUTION_ONLY_CHIP_KEYS", "OVERRIDE_PREFIX",
     "AisConfig", "ArchiveSource", "AreaOfInterest", "ChipsConfig", "Config", "ConfigError",
     "GatingConfig", "MatchingConfig", "PartitionsConfig", "PlanConfig", "SplitsConfig", "StacApi", "StacConfig",
-    "load_config", "load_secret",
+    "load_config", "load_secret", "missing_secret",
 ]

@@ -7,6 +7,7 @@ every error names the dotted key (`chips.gating.max_cloud_fraction`, `areas[0].b
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import types
 import typing
@@ -37,6 +38,12 @@ def load_config(path: str | os.PathLike | None = None, environ: typing.Mapping[s
     return _build("", Config, data)
 
 
+def missing_secret(name: str, env_file: str | os.PathLike = ".env") -> str:
+    """Where to put a secret that is not set (never its value: there is none)."""
+    return (f"{name} is not set. Put it in the environment (export {name}=...) or in "
+            f"{Path(env_file).resolve()} as a line {name}=... ; an aisstream.io key is free after signing in")
+
+
 def load_secret(name: str, env_file: str | os.PathLike = ".env") -> str | None:
     """A secret from the environment, else from `.env`; never logged or stored."""
     if os.environ.get(name):
@@ -62,6 +69,15 @@ def _apply_env_overrides(data: dict, environ: typing.Mapping[str, str]) -> dict:
     return data
 
 
+def _unknown_key(prefix: str, key: str, value: typing.Any, names: set[str]) -> str:
+    """Advice for a mistyped key: its value, the closest known key and every key allowed there."""
+    close = difflib.get_close_matches(str(key), sorted(names), n=1)
+    hint = f" Did you mean {_join(prefix, close[0])!r}?" if close else ""
+    where = f" under {prefix!r}" if prefix else ""
+    return (f"unknown config key {_join(prefix, key)!r} = {value!r}.{hint} "
+            f"Allowed keys{where}: {', '.join(sorted(names))}")
+
+
 def _build(prefix: str, cls: type, data: typing.Any) -> typing.Any:
     if data is None:
         data = {}
@@ -70,7 +86,7 @@ def _build(prefix: str, cls: type, data: typing.Any) -> typing.Any:
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     for unknown in sorted(set(data) - names):
-        raise ConfigError(f"unknown config key {_join(prefix, unknown)!r}")
+        raise ConfigError(_unknown_key(prefix, unknown, data[unknown], names))
     kwargs = {name: _coerce(_join(prefix, name), hints[name], value) for name, value in data.items()}
     obj = cls(**kwargs)
     validate = getattr(obj, "validate", None)

@@ -16,6 +16,7 @@ from typing import Iterable
 
 import pandas as pd
 from pystac_client import Client
+from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO
 from urllib3.util.retry import Retry
 
@@ -37,6 +38,10 @@ class TolerantStacApiIO(StacApiIO):
 
     def json_loads(self, txt: str, *args, **kwargs) -> dict:
         return json.loads(txt)
+
+
+class StacUnreachable(RuntimeError):
+    """A configured STAC API could not be searched; the message names its URL and what to check."""
 
 
 def open_client(url: str, stac: StacConfig) -> Client:
@@ -61,6 +66,18 @@ def search_items(
 
 
 def _search_api(api: StacApi, stac: StacConfig, bbox, start: datetime, end: datetime, cloud_limit: bool) -> list[dict]:
+    try:
+        return _search_one(api, stac, bbox, start, end, cloud_limit)
+    except APIError as exc:  # pystac-client's words name the host at best, never which setting to fix
+        status = getattr(exc, "status_code", None)
+        what = f"answered HTTP {status}" if status else "could not be reached (or kept failing)"
+        raise StacUnreachable(
+            f"STAC API {api.url} {what} after {stac.max_retries} retries ({str(exc)[:300]}). "
+            "Check stac.url / stac.extra_apis in the config (or SHIPCHIPS__STAC__URL) and the network."
+        ) from exc
+
+
+def _search_one(api: StacApi, stac: StacConfig, bbox, start: datetime, end: datetime, cloud_limit: bool) -> list[dict]:
     query = {"query": {"eo:cloud_cover": {"lte": stac.max_cloud_cover}}} if cloud_limit else {}
     search = open_client(api.url, stac).search(
         method="POST",

@@ -53,6 +53,23 @@ def test_a_failing_day_is_reported_and_the_other_days_still_run(monkeypatch, tmp
     assert sorted(p.name for p in plans.iterdir()) == ["date=2024-01-01", "date=2024-01-03"]
 
 
+def test_on_a_terminal_the_days_are_a_bar_and_plain_lines_not_json(monkeypatch, tmp_path, shipped_config, capsys):
+    from shipchips_dagster import backfill as module
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv(CONFIG_ENV, str(shipped_config))
+    monkeypatch.setenv("SHIPCHIPS__DATASET_ROOT", str(tmp_path / "root"))
+    monkeypatch.setenv("SHIPCHIPS__STAC__URL", "http://127.0.0.1:9")
+    monkeypatch.setattr(module, "is_terminal", lambda stream: True)
+    code = main(["--start", "2023-12-31", "--end", "2024-01-01", "--config", str(shipped_config)])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == ""  # nothing for a script on stdout, and no Dagster DEBUG stream
+    assert "2023-12-31  FAILED" in err and "not a daily partition" in err
+    assert "2024-01-01  ok  (run " in err and "failed: 2023-12-31" in err
+    assert "STEP_START" not in err and "{" not in err
+    assert "backfill: 2/2 days in " in err
+
+
 @pytest.mark.slow
 def test_two_day_backfill_on_the_twin_fills_both_partitions(monkeypatch, tmp_path, shipped_config):
     world = World(TWO_DAYS)

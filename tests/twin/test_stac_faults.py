@@ -1,13 +1,13 @@
 """The STAC twin's faults: 503s and stalls that pystac-client's own retries survive, and items served incomplete."""
 
+import re
 from datetime import datetime, timezone
 
 import pytest
 import requests
-from pystac_client.exceptions import APIError
 
 from shipchips_core.config import StacConfig
-from shipchips_core.sentinel2.search import search_items
+from shipchips_core.sentinel2.search import StacUnreachable, search_items
 from shipchips_twin.stac_faults import StacFaults
 from shipchips_twin.stac_server import StacApiTwin
 
@@ -37,7 +37,7 @@ def test_a_stalled_search_times_out_and_is_retried(scene_catalog, twin_world):
 
 def test_retries_give_up_with_a_clear_error(scene_catalog, twin_world):
     with StacApiTwin(scene_catalog, faults=StacFaults(fail=10)) as twin:
-        with pytest.raises(APIError):
+        with pytest.raises(StacUnreachable, match=re.escape(twin.url)):
             _search(twin, twin_world, max_retries=1)
 
 

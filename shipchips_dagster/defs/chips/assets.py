@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from shipchips_core import pipeline
+from shipchips_dagster.lib import progress
 from shipchips_dagster.lib.partitions import partition_day
 from shipchips_dagster.lib.resource import ShipchipsResource
 from shipchips_dagster.lib.table_asset import output, table_asset
@@ -48,7 +49,8 @@ def chips(
 ) -> pd.DataFrame:
     """One row per chip attempt (ok / dropped / failed + reason); the chip files go to the dataset root."""
     cfg, day = shipchips.config, partition_day(context)
-    return output(context, pipeline.chips(cfg, shipchips.storage, day, chip_candidates, s2_scene_metadata, ais_snapshots))
+    return output(context, pipeline.chips(cfg, shipchips.storage, day, chip_candidates, s2_scene_metadata, ais_snapshots,
+                                          progress=progress.chip_progress))
 
 
 @table_asset("plan_status", group=GROUP, schema="acquisition_plan")

@@ -197,11 +197,12 @@ def test_bad_key_exits_2_without_the_key(world, root, tmp_path):
     assert "Api Key Is Not Valid" in err and KEY not in out + err
 
 
-def test_missing_key_exits_2(root, tmp_path):
+def test_missing_key_exits_2_saying_where_to_put_it(root, tmp_path):
     env = {k: v for k, v in _env("ws://127.0.0.1:9/v0/stream", root).items() if k != "AISSTREAM_API_KEY"}
     proc = _start(env, tmp_path)  # tmp_path has no .env
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 2 and "AISSTREAM_API_KEY is not set" in err
+    assert "export AISSTREAM_API_KEY=..." in err and f"{tmp_path.resolve() / '.env'} as a line" in err
 
 
 @pytest.fixture

@@ -64,11 +64,11 @@ def _candidates(world, scenes, points):
     return pd.DataFrame(rows)
 
 
-def _cut(tmp_path, world, scenes, points, stack="rgbn", **chips):
+def _cut(tmp_path, world, scenes, points, stack="rgbn", progress=None, **chips):
     cfg = Config()
     cfg = dataclasses.replace(cfg, chips=dataclasses.replace(cfg.chips, stack=stack, **chips))
     storage = LocalStorage(tmp_path)
-    df, _ = cut_partition(ChipJob(storage, DAY, cfg), _candidates(world, scenes, points), scenes, pd.DataFrame())
+    df, _ = cut_partition(ChipJob(storage, DAY, cfg), _candidates(world, scenes, points), scenes, pd.DataFrame(), progress)
     return df, storage
 
 
@@ -214,6 +214,21 @@ def test_reruns_are_byte_identical_whatever_the_worker_count(tmp_path, twin_worl
     assert files_a == files_b and len(files_a) == 5 * (a.status == "ok").sum()
     for rel in files_a:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+
+
+def test_progress_counts_every_attempt_and_changes_no_byte(tmp_path, twin_world, scenes):
+    points = _lane_points(twin_world, scenes.iloc[[0]], 4)
+    one = scenes.iloc[[0]]
+    plain, _ = _cut(tmp_path / "plain", twin_world, one, points, workers=1)
+    for workers in (1, 2):
+        calls = []
+        root = tmp_path / f"watched{workers}"
+        watched, _ = _cut(root, twin_world, one, points, workers=workers, min_chips_per_worker=1,
+                          progress=lambda done, planned: calls.append((done, planned)))
+        pd.testing.assert_frame_equal(plain, watched)
+        assert calls[-1] == (len(points), len(points)) and [d for d, _ in calls] == sorted(d for d, _ in calls)
+        for f in (p for p in (tmp_path / "plain").rglob("*") if p.is_file()):
+            assert f.read_bytes() == (root / f.relative_to(tmp_path / "plain")).read_bytes(), f
 
 
 def _lane_points(world, scenes, n):

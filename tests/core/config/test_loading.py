@@ -1,6 +1,6 @@
 import pytest
 
-from shipchips_core.config import ConfigError, load_config
+from shipchips_core.config import ConfigError, load_config, missing_secret
 
 
 def test_shipped_config_loads_and_points_at_the_real_services(shipped_config):
@@ -72,3 +72,21 @@ def test_digest_ignores_settings_that_change_no_output():
     b = load_config(None, environ={"SHIPCHIPS__CHIPS__WORKERS": "7", "SHIPCHIPS__DATASET_ROOT": "/elsewhere",
                                    "SHIPCHIPS__AIS__RECEIVE_QUEUE": "64", "SHIPCHIPS__AIS__RECONNECT_MAX_SECONDS": "9"})
     assert a.digest() == b.digest()
+
+
+def test_a_mistyped_key_names_the_key_its_value_a_close_match_and_the_allowed_keys():
+    with pytest.raises(ConfigError) as err:
+        load_config(None, environ={"SHIPCHIPS__CHIPS__STAK": "rgbn"})
+    text = str(err.value)
+    assert "'chips.stak' = 'rgbn'" in text and "Did you mean 'chips.stack'?" in text
+    assert "Allowed keys under 'chips':" in text and "gating" in text and "workers" in text
+
+
+def test_a_bad_value_names_the_key_the_value_and_the_allowed_values():
+    with pytest.raises(ConfigError, match=r"chips.stack must be 'rgbn' or 'rgbn_swir', got 'rgb'"):
+        load_config(None, environ={"SHIPCHIPS__CHIPS__STACK": "rgb"})
+
+
+def test_a_missing_secret_says_where_to_put_it(tmp_path):
+    text = missing_secret("AISSTREAM_API_KEY", tmp_path / ".env")
+    assert "export AISSTREAM_API_KEY=..." in text and f"{tmp_path / '.env'} as a line AISSTREAM_API_KEY=..." in text

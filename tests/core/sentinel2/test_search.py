@@ -13,7 +13,7 @@ from shipchips_core.dataset import schemas
 from shipchips_core.dataset.storage import LocalStorage
 from shipchips_core.matching.candidates import candidate_pairs, distinct_acquisitions
 from shipchips_core.sentinel2.bands import STACK_ASSETS
-from shipchips_core.sentinel2.search import scene_rows, search_items
+from shipchips_core.sentinel2.search import StacUnreachable, scene_rows, search_items
 from shipchips_twin.stac_faults import StacFaults
 from shipchips_twin.stac_server import StacApiTwin
 
@@ -274,3 +274,11 @@ def test_a_day_with_hostile_items_chips_every_good_item(scene_catalog, twin_worl
                     assert storage.read_bytes(row.tif_path) == tif
 
         check()
+
+
+def test_an_unreachable_stac_api_is_named_with_what_to_check():
+    dead = "http://127.0.0.1:9/v1"  # the discard port: nothing listens
+    with pytest.raises(StacUnreachable) as err:
+        search_items(StacConfig(url=dead, max_retries=0, timeout_seconds=2), (3, 51, 4, 52), START, END)
+    text = str(err.value)
+    assert text.startswith(f"STAC API {dead} could not be reached") and "stac.url" in text

@@ -1,0 +1,64 @@
+"""A day's funnel, read back from the stored tables: AIS positions → vessels → plan → scenes →
+candidates → chips, each stage with what it kept and its top loss reasons (the demo's summary)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+
+from shipchips_core.dataset import paths
+from shipchips_core.dataset.storage import LocalStorage
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    rows: int  # what the stage holds
+    kept: int  # what goes on to the next stage
+    losses: Counter = field(default_factory=Counter)  # reason → rows lost
+
+
+def _table(storage: LocalStorage, dataset: str, day: date) -> pd.DataFrame:
+    rel = paths.partition_file(dataset, day)
+    return pd.read_parquet(storage.path(rel)) if storage.exists(rel) else pd.DataFrame()
+
+
+def _reason(text) -> str:
+    """A reason's kind: `scene_unreadable: <error>` counts as `scene_unreadable`."""
+    return str(text).split(":", 1)[0]
+
+
+def _stage(name: str, df: pd.DataFrame, status: str, ok: str, reason: str | None = None) -> Stage:
+    if df.empty:
+        return Stage(name, 0, 0)
+    lost = df[df[status] != ok]
+    labels = lost[status] if reason is None else lost[reason].fillna(lost[status]).map(_reason)
+    return Stage(name, len(df), int((df[status] == ok).sum()), Counter(labels))
+
+
+def day_summary(storage: LocalStorage, day: date) -> list[Stage]:
+    """The day's stages from what is stored (nothing recomputed)."""
+    ais = _table(storage, paths.AIS_OBSERVATIONS_INDEX, day)
+    table = lambda name: _table(storage, paths.table_dataset(name), day)  # noqa: E731
+    vessels = int(ais["mmsi"].nunique()) if not ais.empty else 0
+    plan = table("plan_status")
+    return [
+        Stage("AIS positions", len(ais), len(ais)),
+        Stage("vessels", vessels, len(plan), Counter({"not planned": vessels - len(plan)}) if vessels > len(plan) else Counter()),
+        _stage("plan", plan, "status", "matched"),
+        _stage("scenes", table("s2_scene_metadata"), "status", "ok", "reason"),
+        _stage("candidates", table("chip_candidates"), "match_status", "ok"),
+        _stage("chips", table("chips"), "status", "ok", "reason"),
+    ]
+
+
+def format_summary(stages: list[Stage], top: int = 3) -> str:
+    """A plain-text table: stage, rows, kept, top loss reasons."""
+    lines = [f"{'stage':<14} {'rows':>8} {'kept':>8}  top losses", "-" * 64]
+    for s in stages:
+        losses = ", ".join(f"{reason} {n}" for reason, n in s.losses.most_common(top)) or "-"
+        lines.append(f"{s.name:<14} {s.rows:>8,} {s.kept:>8,}  {losses}")
+    return "\n".join(lines)
