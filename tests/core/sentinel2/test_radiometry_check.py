@@ -1,5 +1,6 @@
 """The BOA offset decided from a scene's own dark pixels, against twin scenes whose flag lies."""
 
+import json
 from datetime import date, datetime, timezone
 
 import numpy as np
@@ -164,3 +165,7 @@ def test_chip_reflectance_of_a_lying_scene_equals_the_truth(found, lying_world, 
         expected = np.maximum(truth[r0:r0 + nir.shape[0], c0:c0 + nir.shape[1]], 1e-4)
         assert np.nanmax(np.abs(nir - expected)) <= 0.5e-4 + 1e-6  # DN rounding only
         assert 0 < np.nanmedian(nir) < 0.05  # water, neither negative (#71) nor +0.1 too bright
+        meta = json.loads(storage.read_bytes(chip.meta_path))["scene"]
+        assert meta["radiometry_check"]["verdict"] == "contradicts"
+        assert meta["radiometry_rule"] != meta["radiometry_check"]["metadata_rule"]
+        assert meta["radiometry_check"]["pixel_offset_in_dn"] is (tile == "31UFS")
