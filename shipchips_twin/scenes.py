@@ -119,10 +119,31 @@ def offset_in_dn(world: World, acq: Acquisition, collection: str) -> bool:
     return collection == "sentinel-2-c1-l2a" or radiometry_lie(world, acq, collection) == "flag_true"
 
 
+def corrupt_assets(world: World, acq: Acquisition) -> tuple[str, ...]:
+    """The assets `WorldSpec.corrupt_bands` corrupts in this acquisition's items."""
+    if acq.sensing_time.date() not in world.spec.days:
+        return ()
+    return tuple(sorted(asset for tile, asset in world.spec.corrupt_bands if tile == acq.mgrs_tile))
+
+
+def corrupt_rows(n: int) -> slice:
+    """The rows of an n-row grid a corrupt asset holds garbage in: the southern half."""
+    return slice(n // 2, n)
+
+
+def _corrupt(dn: np.ndarray, nodata: np.ndarray, seed) -> np.ndarray:
+    rows = corrupt_rows(dn.shape[0])
+    garbage = np.random.default_rng(seed).integers(64_000, 65_001, dn[rows].shape).astype("uint16")
+    dn[rows] = np.where(nodata[rows], 0, garbage)
+    return dn
+
+
 def _marker_text(world: World, acq: Acquisition, collection: str) -> str:
-    """RENDER_VERSION, plus the lie the item tells: a lying item is never served from an honest cache."""
-    lie = radiometry_lie(world, acq, collection)
-    return RENDER_VERSION if lie is None else f"{RENDER_VERSION}; {lie}"
+    """RENDER_VERSION, plus the lie the item tells and its corrupt assets: such an item is never served
+    from an honest cache, nor an honest one from theirs."""
+    extra = [x for x in (radiometry_lie(world, acq, collection),) if x]
+    extra += [f"corrupt {a}" for a in corrupt_assets(world, acq)]
+    return "; ".join([RENDER_VERSION, *extra])
 
 
 def load_items(out_dir: str | Path) -> list[dict]:
@@ -228,6 +249,9 @@ def _write_item(world: World, acq: Acquisition, scene: Scene, collection: str, f
         in_dn = offset_in_dn(world, acq, collection)
         jobs = [(tmp / f"{key}.tif", to_dn(a, scene.nodata[_res(acq, a)], collection, in_dn), _res(acq, a), acq)
                 for key, a in scene.refl.items()]
+        bad = corrupt_assets(world, acq)
+        jobs = [(path, _corrupt(dn, scene.nodata[res], [world.spec.seed, i]) if path.stem in bad else dn, res, a)
+                for i, (path, dn, res, a) in enumerate(jobs)]
         jobs.append((tmp / "scl.tif", scene.scl, 20, acq))
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
             list(pool.map(lambda job: write_cog(*job), jobs))  # GDAL compresses without the GIL

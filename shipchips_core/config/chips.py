@@ -20,6 +20,8 @@ class GatingConfig:
     max_centre_cloud_fraction: float = 0.25
     max_land_fraction: float = 0.9
     max_centre_land_fraction: float = 0.5
+    # share of valid pixels with a band beyond any surface reflectance (or SCL saturated/defective)
+    max_corrupt_fraction: float = 0.001
 
     def validate(self, key: str) -> None:
         for name, value in dataclasses.asdict(self).items():

@@ -70,6 +70,7 @@ OUTPUT_SHAPING: dict[str, str] = {
     "chips.gating.max_centre_cloud_fraction": "the gates",
     "chips.gating.max_land_fraction": "the gates",
     "chips.gating.max_centre_land_fraction": "the gates",
+    "chips.gating.max_corrupt_fraction": "the gates",
     "chips.quicklook": "whether quicklooks are written",
     "chips.radiometry_check": "which DN → reflectance rule a scene's chips get (the pixels' verdict or the metadata's)",
     "splits.train": "each vessel's split, so every chip's path",
