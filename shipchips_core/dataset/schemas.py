@@ -254,6 +254,8 @@ CHIPS = pa.DataFrameSchema(
         **_CHIP_COLUMNS,
         "status": _col(str, pa.Check.isin(CHIP_STATUSES)),
         "reason": _col(object, nullable=True),
+        # a `duplicate_datatake` row: the chip kept of the same ship from the same datatake (`chips/duplicates.py`)
+        "kept_tile_id": _col(object, nullable=True),
     },
     strict=True,
     ordered=True,

@@ -71,9 +71,12 @@ def test_twin_corrupt_band_scene_drops_the_chips_over_garbage_only(tmp_path_fact
         scenes = scene_rows(search_items(StacConfig(url=api.url, max_cloud_cover=100), world.bbox_lonlat, START, END))
         scenes = scenes[scenes.mgrs_tile == "31UES"].reset_index(drop=True)
         assert len(scenes) == 2
-        chips, _ = cut_partition(ChipJob(LocalStorage(tmp_path), DAY, Config()),
-                                 _candidates(world, scenes, [north, south]), scenes, pd.DataFrame())
-    by_point = {(round(r.y_utm), r.collection): r for r in chips.itertuples()}
+        chips = []
+        for collection, one in scenes.groupby("collection"):  # each on its own: one acquisition is chipped once
+            df, _ = cut_partition(ChipJob(LocalStorage(tmp_path / collection), DAY, Config()),
+                                  _candidates(world, one, [north, south]), one, pd.DataFrame())
+            chips.append(df)
+    by_point = {(round(r.y_utm), r.collection): r for r in pd.concat(chips).itertuples()}
     for collection in scenes.collection:
         clean, bad = by_point[round(north[1]), collection], by_point[round(south[1]), collection]
         assert clean.status == "ok", clean.reason
