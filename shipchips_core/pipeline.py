@@ -25,7 +25,7 @@ from shipchips_core.matching.candidates import match_candidates
 from shipchips_core.plan import overpass, pending
 from shipchips_core.plan.acquisition import build_acquisition_plan, search_window
 from shipchips_core.plan.status import resolve_plan
-from shipchips_core.sentinel2 import search
+from shipchips_core.sentinel2 import radiometry_check, search
 
 
 @dataclass(frozen=True)
@@ -62,12 +62,16 @@ def acquisition_plan(cfg: Config, storage: LocalStorage, day: date, ais: pd.Data
 
 def scene_metadata(cfg: Config, plan: pd.DataFrame) -> StageResult:
     """The L2A scenes covering the plan from every configured STAC API, one row per item (invalid
-    items with a reason)."""
+    items with a reason), each valid one's radiometry rule checked on its own dark pixels
+    (`chips.radiometry_check`)."""
     window = search_window(plan)
     if window is None:
         return StageResult(schemas.empty_frame("s2_scene_metadata"))
     rows = search.scene_rows(search.search_items(cfg.stac, cfg.areas_bbox, *window), cfg.chips.band_assets)
-    return StageResult(rows, _counts(Counter(f"status/{s}" for s in rows["status"])))
+    rows = radiometry_check.verify_scenes(rows, cfg.chips.radiometry_check)
+    counts = Counter(f"status/{s}" for s in rows["status"])
+    counts.update(f"radiometry/{v}" for v in rows["radiometry_verdict"].dropna())
+    return StageResult(rows, _counts(counts))
 
 
 def chip_candidates(cfg: Config, plan: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame) -> StageResult:

@@ -87,7 +87,7 @@ def generate_catalog(world: World, out_dir: str | Path, collections=COLLECTIONS)
     folders = []
     for acq in world.catalogue_acquisitions:
         targets = [(c, out_dir / c / item_id(acq, c)) for c in collections]
-        missing = [(c, f) for c, f in targets if not _current(f)]
+        missing = [(c, f) for c, f in targets if not _current(f, _marker_text(world, acq, c))]
         if missing:
             scene = render_scene(world, acq)  # rendered once, shared by both collections
             for collection, folder in missing:
@@ -96,9 +96,54 @@ def generate_catalog(world: World, out_dir: str | Path, collections=COLLECTIONS)
     return folders
 
 
-def _current(folder: Path) -> bool:
+def _current(folder: Path, marker_text: str = RENDER_VERSION) -> bool:
     marker = folder / MARKER
-    return marker.exists() and marker.read_text() == RENDER_VERSION
+    return marker.exists() and marker.read_text() == marker_text
+
+
+LIE_KINDS = ("flag_false", "flag_true")
+
+
+def radiometry_lie(world: World, acq: Acquisition, collection: str) -> str | None:
+    """The lie `WorldSpec.radiometry_lies` tells about this item's flag, if any."""
+    if collection != "sentinel-2-l2a" or acq.sensing_time.date() not in world.spec.days:
+        return None
+    kinds = {kind for tile, kind in world.spec.radiometry_lies if tile == acq.mgrs_tile}
+    if kinds - set(LIE_KINDS) or len(kinds) > 1:
+        raise ValueError(f"radiometry_lies for {acq.mgrs_tile}: one of {LIE_KINDS}, got {sorted(kinds)}")
+    return kinds.pop() if kinds else None
+
+
+def offset_in_dn(world: World, acq: Acquisition, collection: str) -> bool:
+    """The truth: does this item's DN still carry the +1000 BOA offset? (c1 always; l2a unless it lies so)"""
+    return collection == "sentinel-2-c1-l2a" or radiometry_lie(world, acq, collection) == "flag_true"
+
+
+def corrupt_assets(world: World, acq: Acquisition) -> tuple[str, ...]:
+    """The assets `WorldSpec.corrupt_bands` corrupts in this acquisition's items."""
+    if acq.sensing_time.date() not in world.spec.days:
+        return ()
+    return tuple(sorted(asset for tile, asset in world.spec.corrupt_bands if tile == acq.mgrs_tile))
+
+
+def corrupt_rows(n: int) -> slice:
+    """The rows of an n-row grid a corrupt asset holds garbage in: the southern half."""
+    return slice(n // 2, n)
+
+
+def _corrupt(dn: np.ndarray, nodata: np.ndarray, seed) -> np.ndarray:
+    rows = corrupt_rows(dn.shape[0])
+    garbage = np.random.default_rng(seed).integers(64_000, 65_001, dn[rows].shape).astype("uint16")
+    dn[rows] = np.where(nodata[rows], 0, garbage)
+    return dn
+
+
+def _marker_text(world: World, acq: Acquisition, collection: str) -> str:
+    """RENDER_VERSION, plus the lie the item tells and its corrupt assets: such an item is never served
+    from an honest cache, nor an honest one from theirs."""
+    extra = [x for x in (radiometry_lie(world, acq, collection),) if x]
+    extra += [f"corrupt {a}" for a in corrupt_assets(world, acq)]
+    return "; ".join([RENDER_VERSION, *extra])
 
 
 def load_items(out_dir: str | Path) -> list[dict]:
@@ -186,9 +231,11 @@ def _cloud_layer(cloud, xs: np.ndarray, ys: np.ndarray):
 
 
 # ---- writing ------------------------------------------------------------------------------
-def to_dn(refl: np.ndarray, nodata: np.ndarray, collection: str) -> np.ndarray:
-    """Reflectance → uint16 DN of a collection's convention; valid DN ≥ 1 so 0 only means nodata."""
-    dn = np.rint(np.maximum(refl, 1e-4) * 10_000) + (1000 if collection == "sentinel-2-c1-l2a" else 0)
+def to_dn(refl: np.ndarray, nodata: np.ndarray, collection: str, offset: bool | None = None) -> np.ndarray:
+    """Reflectance → uint16 DN of a collection's convention (or with the +1000 offset when `offset`);
+    valid DN ≥ 1 so 0 only means nodata."""
+    offset = collection == "sentinel-2-c1-l2a" if offset is None else offset
+    dn = np.rint(np.maximum(refl, 1e-4) * 10_000) + (1000 if offset else 0)
     dn = np.clip(dn, 1, 65_535).astype("uint16")
     dn[nodata] = 0
     return dn
@@ -199,21 +246,26 @@ def _write_item(world: World, acq: Acquisition, scene: Scene, collection: str, f
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; the catalogue is meant to be shared
     try:
-        jobs = [(tmp / f"{key}.tif", to_dn(a, scene.nodata[_res(acq, a)], collection), _res(acq, a), acq)
+        in_dn = offset_in_dn(world, acq, collection)
+        jobs = [(tmp / f"{key}.tif", to_dn(a, scene.nodata[_res(acq, a)], collection, in_dn), _res(acq, a), acq)
                 for key, a in scene.refl.items()]
+        bad = corrupt_assets(world, acq)
+        jobs = [(path, _corrupt(dn, scene.nodata[res], [world.spec.seed, i]) if path.stem in bad else dn, res, a)
+                for i, (path, dn, res, a) in enumerate(jobs)]
         jobs.append((tmp / "scl.tif", scene.scl, 20, acq))
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
             list(pool.map(lambda job: write_cog(*job), jobs))  # GDAL compresses without the GIL
         (tmp / "granule_metadata.xml").write_text(granule_metadata_xml(acq))
         item = build_item(world, acq, collection, scene.scl)
         (tmp / "item.json").write_text(json.dumps(item, indent=1))
-        (tmp / MARKER).write_text(RENDER_VERSION)
-        if folder.exists() and not _current(folder):  # a leftover without its marker, or an older drawing
+        marker_text = _marker_text(world, acq, collection)
+        (tmp / MARKER).write_text(marker_text)
+        if folder.exists() and not _current(folder, marker_text):  # a leftover without its marker, or an older drawing
             shutil.rmtree(folder, ignore_errors=True)
         try:
             os.rename(tmp, folder)
         except OSError:  # another process finished the same item first: theirs is identical
-            if not _current(folder):
+            if not _current(folder, marker_text):
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -283,7 +335,8 @@ def build_item(world: World, acq: Acquisition, collection: str, scl: np.ndarray)
                           f"_T{tile}_{generated:%Y%m%dT%H%M%S}.SAFE",
         "s2:generation_time": _iso(generated), "s2:datatake_type": "INS-NOBS",
         "datetime": _iso(acq.sensing_time),
-        **({} if c1 else {"s2:sequence": "0", "earthsearch:boa_offset_applied": True}),
+        **({} if c1 else {"s2:sequence": "0",
+                          "earthsearch:boa_offset_applied": radiometry_lie(world, acq, collection) != "flag_false"}),
         "processing:software": {"sentinel2-to-stac": "0.1.1"},
         "updated": created,
     }

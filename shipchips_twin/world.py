@@ -168,6 +168,13 @@ class WorldSpec:
     history_days: tuple[int, ...] = (5,)
     # scenes image like MSI (each band at its own instant per row and detector); False: all at `datetime`
     msi_timing: bool = True
+    # Earth Search flags that lie (its #66/#71): (mgrs_tile, kind) for the `sentinel-2-l2a` items of
+    # `days`: "flag_false" — pixels shifted, `earthsearch:boa_offset_applied` false; "flag_true" — the
+    # -1000 offset still in the DN, flag true (the truth: `scenes.offset_in_dn`)
+    radiometry_lies: tuple[tuple[str, str], ...] = ()
+    # corrupt COGs (Element84/earth-search #78): (mgrs_tile, asset) whose DN over the southern half of
+    # the granule are 64000-65000 in every item of `days`, SCL untouched (`scenes.corrupt_rows`)
+    corrupt_bands: tuple[tuple[str, str], ...] = ()
 
 
 # Lanes: (start, end) in UTM; vessels run from start to end or back. All lie in open water.

@@ -140,6 +140,28 @@ def _scenes_section(scenes: pd.DataFrame, chips: pd.DataFrame) -> str:
     return _table(headers, rows)
 
 
+def _radiometry_section(scenes: pd.DataFrame) -> str:
+    """Scenes whose pixels contradict their metadata rule, and those the pixels could not decide."""
+    if scenes.empty or "radiometry_verdict" not in scenes:
+        return _note("No scenes were found for this day.")
+    verdicts = scenes["radiometry_verdict"]
+    flagged = scenes[verdicts.isin(["contradicts", "undecided"])].sort_values(["radiometry_verdict", "collection", "scene_id"])
+    checked = int(verdicts.isin(["agrees", "contradicts", "undecided"]).sum())
+    if not checked:
+        return _note("The scenes' radiometry was not checked on their pixels (chips.radiometry_check: off).")
+    head = _note(f"{checked} scene(s) checked on their dark pixels: {_count(verdicts, 'agrees')} agree with their "
+                 f"metadata, {_count(verdicts, 'contradicts')} contradict it, {_count(verdicts, 'undecided')} undecided "
+                 "(metadata rule kept).")
+    if flagged.empty:
+        return head
+    rows = [[s.scene_id, s.collection, None if pd.isna(s.boa_offset_applied) else bool(s.boa_offset_applied),
+             s.metadata_rule, s.radiometry_verdict, s.radiometry_rule, s.radiometry_evidence]
+            for s in flagged.itertuples(index=False)]
+    headers = ["scene id", "collection", "boa_offset_applied flag", "metadata rule", "pixel verdict", "rule applied",
+               "evidence"]
+    return head + "\n" + _table(headers, rows)
+
+
 def _vessels_section(ais: pd.DataFrame, plan: pd.DataFrame, chips: pd.DataFrame) -> str:
     mmsis = sorted(set(ais["mmsi"]) | set(plan["mmsi"]) | set(chips["mmsi"]))
     if not mmsis:
@@ -184,6 +206,7 @@ def render_html(day: date, summary: dict, *, ais, plan, scenes, chips, storage, 
         "<h2>Map</h2>", _figure(map_png, "map of AIS tracks, chip centres and scene footprints", "Nothing to map."),
         "<h2>Chips</h2>", _chip_figures(chips, storage),
         "<h2>Scenes</h2>", _scenes_section(scenes, chips),
+        "<h2>Data quality</h2>", "<h3>Radiometry checked on the pixels</h3>", _radiometry_section(scenes),
         "<h2>Vessels</h2>", _vessels_section(ais, plan, chips),
     ]
     return (

@@ -165,7 +165,8 @@ def metadata_document(row: dict, chip: ChipArrays, cand: dict, scene: dict, vess
                   "mgrs_tile": clean(scene["mgrs_tile"]), "processing_baseline": clean(scene["processing_baseline"]),
                   "boa_offset_applied": clean(scene["boa_offset_applied"]),
                   "radiometry_rule": row["radiometry_rule"], "dn_scale": float(scene["dn_scale"]),
-                  "dn_offset": float(scene["dn_offset"]), "cloud_cover": clean(scene["cloud_cover"]),
+                  "dn_offset": float(scene["dn_offset"]), "radiometry_check": _radiometry_check(scene),
+                  "cloud_cover": clean(scene["cloud_cover"]),
                   "sun_azimuth": clean(scene["sun_azimuth"]), "sun_elevation": clean(scene["sun_elevation"]),
                   "assets": {a: scene[f"href_{a}"] for a in (*chip.band_assets, "scl")}},
         "chip": {"crs": chip.crs.to_string(), "transform": [t.a, t.b, t.c, t.d, t.e, t.f],
@@ -179,3 +180,11 @@ def metadata_document(row: dict, chip: ChipArrays, cand: dict, scene: dict, vess
         "qa": {k: clean(round(v, 6)) for k, v in sorted(qa.items())},
         "provenance": {"software": "shipchips", "software_version": __version__, "config_hash": config_hash},
     }
+
+
+def _radiometry_check(scene: dict) -> dict:
+    """What the scene's pixels said about its radiometry rule (`sentinel2.radiometry_check`)."""
+    return {"metadata_rule": clean(scene.get("metadata_rule", scene["radiometry_rule"])),
+            "verdict": clean(scene.get("radiometry_verdict")) or "not_checked",
+            "pixel_offset_in_dn": None if clean(scene.get("pixel_offset_in_dn")) is None else bool(scene["pixel_offset_in_dn"]),
+            "evidence": clean(scene.get("radiometry_evidence"))}

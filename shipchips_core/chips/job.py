@@ -5,7 +5,8 @@ processes along block boundaries (`slicing`), and each process cuts its slice in
 one reader told all its chips up front, so every block is fetched and decoded once per process.
 This process cuts the first slice itself while the others run. A scene that cannot be opened fails
 only its own chips; a chip that cannot be cut or written fails only itself; both are rows with the
-reason. Gated-out chips are rows with status `dropped` and the gate's reason. An environment fault
+reason. Gated-out chips are rows with status `dropped` and the gate's reason, and so is every chip
+but the best of a ship seen twice in one datatake (`duplicates`: tile overlaps). An environment fault
 (disk full, read-only root, permission denied: `dataset.faults.StorageFault`, naming the path) is no
 chip's own: it fails the partition at once.
 """
@@ -28,6 +29,7 @@ import rasterio
 
 from shipchips_core.ais.vessels import VESSEL_FIELDS, latest_vessel_facts
 from shipchips_core.chips import documents, files
+from shipchips_core.chips.duplicates import drop_duplicate_datatakes
 from shipchips_core.chips.gating import gate
 from shipchips_core.chips.masks import derive_masks
 from shipchips_core.chips.reader import GDAL_HTTP_ENV, SceneReader
@@ -100,6 +102,8 @@ def cut_partition(job: ChipJob, candidates: pd.DataFrame, scenes: pd.DataFrame, 
     for col in ("mmsi", "epsg"):
         df[col] = df[col].astype("int64")
     df["edge_padded"] = df["edge_padded"].astype(bool)
+    df["kept_tile_id"] = pd.Series(None, index=df.index, dtype=object)
+    df = drop_duplicate_datatakes(df, scenes, job.storage)
     return df.sort_values("tile_id").reset_index(drop=True), counts
 
 

@@ -4,6 +4,9 @@
 - water_mask: SCL 6, or NDWI = (B03 − B08) / (B03 + B08) above the threshold, where not cloud
 - land_mask: SCL 4 (vegetation) or 5 (bare soil), where NDWI does not say water
 - valid_mask: every band has data and SCL is not 0 (no data)
+- corrupt: valid pixels with a band beyond any possible surface reflectance (> 2.0: DN ≈ 64000–65000
+  over a fine SCL, Element84/earth-search #78) or SCL 1 (saturated/defective); not a sidecar band,
+  only the `corrupt_fraction` gating uses
 
 All masks are False where the pixel is not valid. Ship hulls read as neither water nor land by
 NDWI; on open water the 20 m SCL still calls them water, which is what a ship-on-water chip wants.
@@ -15,9 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shipchips_core.sentinel2.bands import SCL_CLOUD, SCL_LAND, SCL_NODATA, SCL_WATER
+from shipchips_core.sentinel2.bands import SCL_CLOUD, SCL_LAND, SCL_NODATA, SCL_SATURATED, SCL_WATER
 
 MASK_NAMES = ("cloud_mask", "land_mask", "water_mask", "valid_mask")
+# L2A surface reflectance tops out near 1.6 (fresh snow, bright cloud); beyond 2 a band is corrupt
+MAX_REFLECTANCE = 2.0
 
 
 def _class_table(classes: tuple[int, ...]) -> np.ndarray:
@@ -36,6 +41,7 @@ class Masks:
     land: np.ndarray
     water: np.ndarray
     valid: np.ndarray
+    corrupt: np.ndarray | None = None
 
     def stack(self) -> np.ndarray:
         """(4, H, W) uint8 in MASK_NAMES order: the sidecar file's bands."""
@@ -57,6 +63,9 @@ class Masks:
             for name, mask in (("cloud", self.cloud), ("land", self.land), ("water", self.water)):
                 out[f"{prefix}{name}_fraction"] = float(mask[window].sum() / n_valid) if n_valid else float("nan")
         out["valid_fraction"] = 1.0 - out["nodata_fraction"]
+        if self.corrupt is not None:
+            n_valid = int(self.valid.sum())
+            out["corrupt_fraction"] = float(self.corrupt.sum() / n_valid) if n_valid else float("nan")
         return out
 
 
@@ -75,4 +84,6 @@ def derive_masks(reflectance: np.ndarray, scl: np.ndarray, band_assets: tuple[st
         ndwi_water = index > ndwi_threshold  # NaN compares False: no data is never water
     water = (IS_WATER[scl] | ndwi_water) & valid & ~cloud
     land = IS_LAND[scl] & ~ndwi_water & valid
-    return Masks(cloud=cloud, land=land, water=water, valid=valid)
+    with np.errstate(invalid="ignore"):
+        corrupt = ((reflectance > MAX_REFLECTANCE).any(axis=0) | (scl == SCL_SATURATED)) & valid
+    return Masks(cloud=cloud, land=land, water=water, valid=valid, corrupt=corrupt)

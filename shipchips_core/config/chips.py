@@ -20,6 +20,8 @@ class GatingConfig:
     max_centre_cloud_fraction: float = 0.25
     max_land_fraction: float = 0.9
     max_centre_land_fraction: float = 0.5
+    # share of valid pixels with a band beyond any surface reflectance (or SCL saturated/defective)
+    max_corrupt_fraction: float = 0.001
 
     def validate(self, key: str) -> None:
         for name, value in dataclasses.asdict(self).items():
@@ -37,6 +39,9 @@ class ChipsConfig:
     ndwi_water_threshold: float = 0.0
     gating: GatingConfig = field(default_factory=GatingConfig)
     quicklook: bool = True
+    # the DN → reflectance rule: verified on each scene's dark pixels and applied ("pixels"), verified
+    # but only recorded ("metadata"), or taken from the metadata unchecked ("off")
+    radiometry_check: str = "pixels"
     # chipping processes per partition (each takes a contiguous, tile-sorted slice of the chips)
     workers: int = 2
     # below this many chips per process, extra processes cost more than they save
@@ -51,6 +56,8 @@ class ChipsConfig:
             raise ConfigError(f"{key}.ndwi_water_threshold must be within -1..1, got {self.ndwi_water_threshold}")
         if self.gating.centre_px > self.size:
             raise ConfigError(f"{key}.gating.centre_px must be <= {key}.size")
+        if self.radiometry_check not in ("pixels", "metadata", "off"):
+            raise ConfigError(f"{key}.radiometry_check must be 'pixels', 'metadata' or 'off', got {self.radiometry_check!r}")
         positive(f"{key}.workers", self.workers)
         positive(f"{key}.min_chips_per_worker", self.min_chips_per_worker)
 

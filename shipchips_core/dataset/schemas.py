@@ -17,6 +17,8 @@ UTC_TS = pd.DatetimeTZDtype("ns", "UTC")
 PLAN_STATUSES = ("pending", "matched", "no_scene", "cloudy", "out_of_frame", "expired")
 OVERPASS_SOURCES = ("catalogue_history", "solar_time")  # how a plan row's expected overpass was found
 RADIOMETRY_RULES = ("dn_div_10000", "dn_minus_1000_div_10000", "raster_scale_offset")
+# the scene's pixels against its metadata rule (`sentinel2.radiometry_check`)
+RADIOMETRY_VERDICTS = ("agrees", "contradicts", "undecided", "not_checked")
 CHIP_STATUSES = ("ok", "dropped", "failed")
 SPLITS = ("train", "val", "test")
 
@@ -131,6 +133,12 @@ S2_SCENE_METADATA = pa.DataFrameSchema(
         "radiometry_rule": _col(object, pa.Check.isin(RADIOMETRY_RULES), nullable=True),
         "dn_scale": _col("float64", nullable=True),
         "dn_offset": _col("float64", nullable=True),
+        # the rule the metadata alone gives; `radiometry_rule` is the one applied (the pixels' where they decide)
+        "metadata_rule": _col(object, pa.Check.isin(RADIOMETRY_RULES), nullable=True),
+        # the pixel verdict: the -1000 BOA offset still in the DN (True), already subtracted (False), NA undecided
+        "pixel_offset_in_dn": _col("boolean", nullable=True),
+        "radiometry_verdict": _col(object, pa.Check.isin(RADIOMETRY_VERDICTS), nullable=True),
+        "radiometry_evidence": _col(object, nullable=True),  # the dark target and its DN percentiles
         "cloud_cover": _col("float64", pa.Check.in_range(0, 100), nullable=True),
         "footprint_wkt": _col(object, nullable=True),
         "min_lon": _lon(nullable=True),
@@ -246,6 +254,8 @@ CHIPS = pa.DataFrameSchema(
         **_CHIP_COLUMNS,
         "status": _col(str, pa.Check.isin(CHIP_STATUSES)),
         "reason": _col(object, nullable=True),
+        # a `duplicate_datatake` row: the chip kept of the same ship from the same datatake (`chips/duplicates.py`)
+        "kept_tile_id": _col(object, nullable=True),
     },
     strict=True,
     ordered=True,

@@ -51,6 +51,7 @@ SCL_CLASSES = {
     9: "cloud_high_probability", 10: "thin_cirrus", 11: "snow_ice",
 }
 SCL_NODATA = 0
+SCL_SATURATED = 1  # saturated or defective
 SCL_CLOUD = (3, 8, 9, 10)
 SCL_LAND = (4, 5)
 SCL_WATER = (6,)

@@ -105,7 +105,8 @@ def scene_rows(items: Iterable[dict], band_assets: tuple[str, ...] = STACK_ASSET
     df["datetime"] = pd.to_datetime(df["datetime"], utc=True).dt.as_unit("ns")
     for col in ("epsg",):
         df[col] = df[col].astype("Int64")
-    df["boa_offset_applied"] = df["boa_offset_applied"].astype("boolean")
+    for col in ("boa_offset_applied", "pixel_offset_in_dn"):
+        df[col] = df[col].astype("boolean")
     for col in ("dn_scale", "dn_offset", "cloud_cover", "min_lon", "min_lat", "max_lon", "max_lat", "sun_azimuth",
                 "sun_elevation", "grid_origin_x", "grid_origin_y"):
         df[col] = df[col].astype("float64")
@@ -149,6 +150,10 @@ def _row(item, required_assets: tuple[str, ...], ordinal: int) -> dict:
         "radiometry_rule": rule.name if rule else None,
         "dn_scale": rule.scale if rule else None,
         "dn_offset": rule.offset if rule else None,
+        "metadata_rule": rule.name if rule else None,
+        "pixel_offset_in_dn": None,
+        "radiometry_verdict": "not_checked" if rule else None,
+        "radiometry_evidence": None,
         "cloud_cover": facts.get("cloud_cover"),
         "footprint_wkt": geom.wkt if geom is not None else None,
         "min_lon": bounds[0],

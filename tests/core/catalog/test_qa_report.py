@@ -51,11 +51,14 @@ def plan_frame() -> pd.DataFrame:
 
 
 def scenes_frame() -> pd.DataFrame:
-    def row(scene_id: str, status: str, cloud: float, reason=None) -> dict:
+    def row(scene_id: str, status: str, cloud: float, reason=None, **radiometry) -> dict:
         return {"scene_id": scene_id, "collection": "sentinel-2-l2a", "datetime": ts("2024-05-01T10:31"),
                 "radiometry_rule": "dn_div_10000", "cloud_cover": cloud, "footprint_wkt": FOOTPRINT,
-                "status": status, "reason": reason}
-    return frame("s2_scene_metadata", [row("S2A_OK", "ok", 3.5), row("S2B_BAD", "invalid", 80.0, "<bad> & cloudy")])
+                "status": status, "reason": reason, **radiometry}
+    # its flag lies (false, pixels shifted): the pixels' rule is applied
+    lie = {"boa_offset_applied": False, "metadata_rule": "dn_minus_1000_div_10000", "pixel_offset_in_dn": False,
+           "radiometry_verdict": "contradicts", "radiometry_evidence": "water SCL 6: nir n=900 p25=81 DN: shifted"}
+    return frame("s2_scene_metadata", [row("S2A_OK", "ok", 3.5, **lie), row("S2B_BAD", "invalid", 80.0, "<bad> & cloudy")])
 
 
 def chip(tile_id: str, status: str, reason=None, **overrides) -> dict:
@@ -131,6 +134,10 @@ def test_html_content(storage):
     assert html.count('<img alt="') == html.count('src="data:image/png;base64,') == 3  # map, histograms, sheet
     assert "low_valid_fraction" in html and "read_error" in html
     assert "S2A_OK" in html and "dn_div_10000" in html and "3.5" in html
+    quality = html.split("<h2>Data quality</h2>")[1]
+    assert "1 scene(s) checked on their dark pixels: 0 agree with their metadata, 1 contradict it" in quality
+    assert "<td>S2A_OK</td><td>sentinel-2-l2a</td><td>no</td><td>dn_minus_1000_div_10000</td><td>contradicts</td>" \
+           "<td>dn_div_10000</td><td>water SCL 6: nir n=900 p25=81 DN: shifted</td>" in quality
     assert "chips/0000000000000003_quicklook.jpg" in html  # the missing quicklook is noted
     assert "http://" not in html and "https://" not in html  # self-contained
 
