@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from shipchips_core.sentinel2 import detectors
-from shipchips_twin.scenes import granule_metadata_xml
+from shipchips_twin.granule_metadata import granule_metadata_xml
 from shipchips_twin.world import World, WorldSpec
 
 
