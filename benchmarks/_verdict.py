@@ -8,9 +8,10 @@ from typing import Callable
 
 def target_lines(targets: list[dict], fmt: str = "{:.3f}", unit: str = "") -> list[str]:
     lines = ["targets:"]
-    for t in targets:
-        value = "—" if t["value"] is None else fmt.format(t["value"])
-        lines.append(f"  [{'PASS' if t['pass'] else 'FAIL'}] {t['name']}: {value}{unit} (target {t['target']}{unit})")
+    for t in targets:  # a target may carry its own "fmt" and "unit"
+        t_fmt, t_unit = t.get("fmt", fmt), t.get("unit", unit)
+        value = "—" if t["value"] is None else t_fmt.format(t["value"])
+        lines.append(f"  [{'PASS' if t['pass'] else 'FAIL'}] {t['name']}: {value}{t_unit} (target {t['target']}{t_unit})")
     return lines
 
 

@@ -5,24 +5,28 @@
 Builds once (cached under `~/.cache/shipchips-bench/index-queries/`) a synthetic tile index of
 `--rows` chips over `--days` days, written exactly as the pipeline writes it: one GeoParquet file a
 day (`catalog/geoparquet.write`: footprint, ship point and bbox covering in lon/lat, rows sorted by
-mmsi and time, row groups of `geoparquet.ROW_GROUP_ROWS`). Vessels (`--vessels`, seeded) sail around
+mmsi and time, the row groups, pages and encodings of `geoparquet.write_arrow`). Vessels (`--vessels`, seeded) sail around
 European seas (one UTM zone each per position) and are chipped on random days, so one vessel's
 history is spread over the whole period.
 
-The queries run through the same DuckDB catalog as `shipchips sql` (`catalog/query.open_catalog`, the
-`tiles` view over every day), with bound parameters:
+The queries run through the same DuckDB catalog as `shipchips sql` (`catalog/query.open_catalog` with a
+cache folder: `tiles` is the indexed DuckDB copy of every day, `catalog/serving.py`, synced before the
+timings and its build time reported), with bound parameters:
 
 - `bbox_7_days`: the chips whose footprint meets a 2°×2° box within 7 days (tile, vessel, time, position);
 - `count_by_split_and_type`: `count(*)` grouped by split and ship type over every day;
 - `vessel_history`: `SELECT *` of one vessel (the one with the most chips), in time order.
 
-Each is run once cold (a fresh connection: the parquet footers are read then, an OS-cached disk
-either way) and `--repeat` times warm; the verdict uses the warm median. A JSON report is written.
+Each is run once cold (a fresh connection: the copy is attached and checked against the days, an
+OS-cached disk either way) and `--repeat` times warm; the verdict uses the warm median. The same queries
+are then timed on the GeoParquet days without the copy (what DuckDB or GeoPandas users get reading the
+files), and every answer is checked to be the same rows both ways. A JSON report is written.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -35,7 +39,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from benchmarks._verdict import exit_with_verdict, target_lines
-from shipchips_core.catalog import geoparquet, query
+from shipchips_core.catalog import geoparquet, query, serving
 from shipchips_core.dataset import paths as layout
 from shipchips_core.dataset import schemas
 from shipchips_core.dataset.storage import LocalStorage
@@ -113,23 +117,28 @@ def _day_frame(rng: np.random.Generator, day: date, n: int, vessels: dict) -> pd
     return df[list(schemas.TILE_INDEX.columns)]
 
 
+def current_layout() -> dict:
+    """What `geoparquet.write_arrow` does to a day's file: a cached index laid out otherwise is rewritten."""
+    return {"row_group_rows": geoparquet.ROW_GROUP_ROWS, "version": geoparquet.LAYOUT_VERSION}
+
+
 def ensure_index(cache: Path, rows: int, days: int, n_vessels: int) -> tuple[Path, dict]:
     """The cached synthetic index (a dataset root holding `indexes/tiles.parquet`), generated if missing."""
     root = cache / "index-queries" / f"rows{rows}-days{days}-vessels{n_vessels}-seed{SEED}-v{VERSION}"
     facts_path = root / "facts.json"
     if facts_path.exists():
         facts = json.loads(facts_path.read_text())
-        if facts["row_group_rows"] != geoparquet.ROW_GROUP_ROWS:  # same rows, the writer's current layout
+        if facts.get("layout") != current_layout():  # same rows, the writer's current layout
             t0 = time.perf_counter()
             storage = LocalStorage(root)
             for rel in storage.list(layout.TILES_INDEX, ".parquet"):
                 table = pq.read_table(storage.path(rel), partitioning=None)
                 with storage.temporary_path(rel) as tmp:
                     geoparquet.write_arrow(table, str(tmp))
-            facts = {**facts, "row_group_rows": geoparquet.ROW_GROUP_ROWS, "relayout_s": round(time.perf_counter() - t0, 1),
+            facts = {**{k: v for k, v in facts.items() if k != "row_group_rows"}, "layout": current_layout(), "relayout_s": round(time.perf_counter() - t0, 1),
                      "bytes": sum(p.stat().st_size for p in storage.path(layout.TILES_INDEX).rglob("*.parquet"))}
             facts_path.write_text(json.dumps(facts, indent=2))
-            print(f"  rewrote the cached index in row groups of {geoparquet.ROW_GROUP_ROWS} ({facts['relayout_s']} s)", flush=True)
+            print(f"  rewrote the cached index in the writer's layout {current_layout()} ({facts['relayout_s']} s)", flush=True)
         return root, {**facts, "generated_now": False}
     t0 = time.perf_counter()
     rng = np.random.default_rng(SEED)
@@ -152,7 +161,7 @@ def ensure_index(cache: Path, rows: int, days: int, n_vessels: int) -> tuple[Pat
         print(f"  generated {day} ({n} rows)", flush=True)
     size = sum(p.stat().st_size for p in storage.path(layout.TILES_INDEX).rglob("*.parquet"))
     facts = {"rows": rows, "days": days, "vessels": n_vessels, "bytes": size,
-             "row_group_rows": geoparquet.ROW_GROUP_ROWS, "generate_s": round(time.perf_counter() - t0, 1)}
+             "layout": current_layout(), "generate_s": round(time.perf_counter() - t0, 1)}
     facts_path.write_text(json.dumps(facts, indent=2))
     return root, {**facts, "generated_now": True}
 
@@ -178,17 +187,39 @@ def ensure_baseline(root: Path) -> Path:
     return base
 
 
-def _run_cases(storage: LocalStorage, params: dict, repeat: int) -> dict:
+def _run_cases(storage: LocalStorage, params: dict, repeat: int, serving_dir: Path | None = None) -> dict:
     cases = {}
     for name, sql in QUERIES.items():
-        con = query.open_catalog(storage)  # cold: a fresh connection reads the footers
-        cold_ms, n = _time(con, sql, params[name])
+        con = query.open_catalog(storage, serving_cache=serving_dir, on_fallback=_fallback)  # cold: a fresh connection
+        cold_ms, rows = _time(con, sql, params[name])
         runs = [_time(con, sql, params[name])[0] for _ in range(repeat)]
         con.close()
-        cases[name] = {"sql": sql, "params": params[name], "rows_out": n, "cold_ms": round(cold_ms, 1),
+        cases[name] = {"sql": sql, "params": params[name], "rows_out": len(rows), "cold_ms": round(cold_ms, 1),
                        "runs_ms": [round(r, 1) for r in runs], "median_ms": round(statistics.median(runs), 1),
-                       "best_ms": round(min(runs), 1)}
+                       "best_ms": round(min(runs), 1), "rows_sha256": _digest(rows)}
     return cases
+
+
+def _fallback(why: str) -> None:
+    raise SystemExit(f"index_queries: {why}")  # the figures would not be the copy's
+
+
+def _digest(rows: list[tuple]) -> str:
+    return hashlib.sha256(repr(sorted(rows, key=repr)).encode()).hexdigest()
+
+
+def sync_copy(storage: LocalStorage, serving_dir: Path) -> dict:
+    """Build or refresh the indexed copy once, timed (a first build loads every day and indexes it)."""
+    import duckdb
+
+    existed = serving.database_path(storage, serving_dir).exists()
+    t0 = time.perf_counter()
+    con = duckdb.connect()
+    report = serving.attach(con, storage, serving_dir)
+    con.close()
+    size = serving.database_path(storage, serving_dir).stat().st_size
+    return {"first_build": not existed, "seconds": round(time.perf_counter() - t0, 1), "days_loaded": len(report.loaded),
+            "rows": report.rows, "bytes": size}
 
 
 def _params(con, days: int) -> dict[str, dict]:
@@ -203,10 +234,10 @@ def _params(con, days: int) -> dict[str, dict]:
     }
 
 
-def _time(con, sql: str, params: dict) -> tuple[float, int]:
+def _time(con, sql: str, params: dict) -> tuple[float, list[tuple]]:
     t0 = time.perf_counter()
     (result,) = query.run(con, sql, params)
-    return (time.perf_counter() - t0) * 1000.0, len(result.rows)
+    return (time.perf_counter() - t0) * 1000.0, result.rows
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -218,20 +249,31 @@ def main(argv: list[str] | None = None) -> dict:
     with query.open_catalog(storage) as probe:
         params = _params(probe, args.days)
     baseline_storage = LocalStorage(ensure_baseline(root)) if args.baseline else None
+    serving_dir = cache / "index-queries-serving"
+    copy = sync_copy(storage, serving_dir)
     load_before = os.getloadavg()
-    cases = _run_cases(storage, params, args.repeat)
+    cases = _run_cases(storage, params, args.repeat, serving_dir)
+    parquet = _run_cases(storage, params, args.repeat)
     baseline = _run_cases(baseline_storage, params, args.repeat) if baseline_storage else None
     targets = [{"name": f"{name} (warm median)", "value": c["median_ms"], "target": f"<= {TARGET_MS:g}",
                 "pass": c["median_ms"] <= TARGET_MS} for name, c in cases.items()]
+    targets += [{"name": f"{name}: the same answer as the parquet days", "value": c["rows_out"], "fmt": "{:d}",
+                 "unit": " rows", "target": f"{parquet[name]['rows_out']}, equal", "pass": c["rows_sha256"] == parquet[name]["rows_sha256"]}
+                for name, c in cases.items()]
     load = {"before": [round(v, 2) for v in load_before], "after": [round(v, 2) for v in os.getloadavg()]}
-    report = {"facts": facts, "cases": cases, "baseline": baseline, "targets": targets, "cpus": os.cpu_count(),
-              "loadavg_1_5_15": load}
+    report = {"facts": facts, "copy": copy, "cases": cases, "parquet_days": parquet, "baseline": baseline,
+              "targets": targets, "cpus": os.cpu_count(), "loadavg_1_5_15": load}
     lines = [f"index: {facts['rows']} rows, {facts['days']} days, {facts['vessels']} vessels, "
-             f"{facts['bytes'] / 2**20:.0f} MiB, row groups of {facts['row_group_rows']} "
+             f"{facts['bytes'] / 2**20:.0f} MiB, row groups of {facts['layout']['row_group_rows']} rows "
              f"({'generated now' if facts['generated_now'] else 'cached'}; generation took {facts['generate_s']} s)"]
+    lines.append(f"indexed copy: {copy['rows']} rows, {copy['bytes'] / 2**20:.0f} MiB, "
+                 f"{'built' if copy['first_build'] else 'synced'} in {copy['seconds']} s ({copy['days_loaded']} days loaded)")
     for name, c in cases.items():
         lines.append(f"  {name:26s} rows={c['rows_out']:>7d}  cold {c['cold_ms']:7.1f} ms  warm median {c['median_ms']:7.1f} ms"
                      f"  best {c['best_ms']:7.1f} ms")
+        p = parquet[name]
+        lines.append(f"    parquet days, no copy    rows={p['rows_out']:>7d}  cold {p['cold_ms']:7.1f} ms  warm median "
+                     f"{p['median_ms']:7.1f} ms  best {p['best_ms']:7.1f} ms")
         if baseline:
             b = baseline[name]
             lines.append(f"    plain layout             rows={b['rows_out']:>7d}  cold {b['cold_ms']:7.1f} ms  warm median "

@@ -92,7 +92,7 @@ def _collect_line(stats, live: bool):
 
 def cmd_sql(args: argparse.Namespace) -> int:
     """SQL over the dataset's views (tiles, ais_observations, chips, plan, scenes, stac_items); values bound."""
-    from shipchips_core.catalog import query
+    from shipchips_core.catalog import query, serving
     from shipchips_core.dataset.storage import open_storage
 
     if (args.query is None) == (args.file is None):
@@ -102,7 +102,9 @@ def cmd_sql(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     try:
         params = dict(query.parse_param(p) for p in args.param)
-        con = query.open_catalog(open_storage(cfg.dataset_root))
+        cache = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else serving.default_cache_dir()
+        con = query.open_catalog(open_storage(cfg.dataset_root), serving_cache=cache,
+                                 on_fallback=lambda why: print(f"sql: {why}", file=sys.stderr))
         try:
             results = query.run(con, sql, params)
         finally:
@@ -140,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help='bind $NAME to VALUE (JSON if it parses: 123, 1.5, true, "text"; else the text); repeatable')
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sql.add_argument("--max-rows", type=int, default=100, help="rows printed per result (0: all)")
+    sql.add_argument("--cache-dir", help="where the indexed copy of the tile index lives "
+                                         "(default: $SHIPCHIPS_CACHE_DIR or ~/.cache/shipchips)")
+    sql.add_argument("--no-cache", action="store_true", help="read the tile index's parquet days, not the indexed copy")
     sql.set_defaults(func=cmd_sql)
     clay = sub.add_parser("clay", help="Clay exports").add_subparsers(dest="clay_command", required=True)
     cube = clay.add_parser("datacube", help="the datacube Clay's encoder takes for these chips (shapes as JSON)")

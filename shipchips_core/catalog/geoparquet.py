@@ -6,11 +6,16 @@ Each day of `indexes/tiles.parquet` is one GeoParquet 1.1 file:
   `ship_point`: the ship's interpolated lon/lat at sensing time, as WKB; `bbox`: the footprint's
   lon/lat bounds as a struct, declared as the GeoParquet *covering* of `footprint`. Both geometry
   columns are in OGC:CRS84 (lon/lat WGS84), written out as PROJJSON in the `geo` file metadata.
-- Rows sorted by (mmsi, acq_time, tile_id) and cut into row groups of `ROW_GROUP_ROWS`: a reader
-  filtering on one MMSI skips every row group whose mmsi min/max leaves it out (one vessel's history
-  reads about one row group a day), while a scan (a group-by, a bbox over a date range) still reads
-  few, large enough groups. The day itself is the hive partition (`date=YYYY-MM-DD`), so a date
-  range opens only its days' files.
+- Rows sorted by (mmsi, acq_time, tile_id), in large row groups (`ROW_GROUP_ROWS`): a scan (a group-by,
+  a bbox over a date range) pays DuckDB's per-row-group cost a few times per day, not forty; a reader
+  filtering on one MMSI still skips the row groups whose mmsi min/max leaves it out. (Point lookups by
+  vessel are served by the catalog's indexed copy, `catalog/serving.py`: a parquet scan decodes a whole
+  row group for each day however small the groups, measured in benchmarks/index_queries.py.) The day
+  itself is the hive partition (`date=YYYY-MM-DD`), so a date range opens only its days' files.
+- Encodings by column (`column_options`): dictionary only for the few-valued columns
+  (`DICTIONARY_COLUMNS`: a unique column's dictionary page would be decoded whole for any one row);
+  zstd for strings and WKB (paths compress ~4×); numbers plain and uncompressed (random doubles gain
+  ~5 % from zstd and would cost a decompression per page read).
 
 The footprint is derived from the row alone: the chip's west/north edge is the ship's UTM position
 minus its fractional pixel position inside the chip times the grid spacing (`chipper.chip_origin`).
@@ -29,7 +34,10 @@ import shapely
 from pyproj import CRS, Transformer
 
 GSD_M = 10.0  # the chips' grid (the scene's 10 m bands, `chipping.GRID_M`)
-ROW_GROUP_ROWS = 4096  # measured on 10 M rows / 60 days (benchmarks/index_queries.py) against 2048, 8192, 16384
+ROW_GROUP_ROWS = 65536  # measured on 10 M rows / 60 days against 4096 to 131072 (benchmarks/index_queries.py)
+DICTIONARY_COLUMNS = frozenset({"scene_id", "collection", "split", "epsg", "interp_method", "radiometry_rule", "bands",
+                                "mgrs_tile", "platform", "ship_type"})
+LAYOUT_VERSION = 3  # bump when the file layout below changes (the benchmark re-lays its cached index out)
 SORT_KEYS = ("mmsi", "acq_time", "tile_id")
 GEOMETRY_COLUMNS = ("footprint", "ship_point", "bbox")
 GEOPARQUET_VERSION = "1.1.0"
@@ -140,9 +148,21 @@ def write(df: pd.DataFrame, path: str, row_group_rows: int = ROW_GROUP_ROWS) -> 
     write_arrow(to_arrow(df), path, row_group_rows)
 
 
+def column_options(schema: pa.Schema) -> dict:
+    """`pq.write_table` keyword arguments choosing each leaf column's dictionary and codec (module docstring)."""
+    codecs = {}
+    for field in schema:
+        leaves = [(f"{field.name}.{c.name}", c.type) for c in field.type] if pa.types.is_struct(field.type) else [(field.name, field.type)]
+        for name, type_ in leaves:
+            numeric = pa.types.is_integer(type_) or pa.types.is_floating(type_) or pa.types.is_temporal(type_) or pa.types.is_boolean(type_)
+            codecs[name] = "none" if numeric or name in DICTIONARY_COLUMNS else "zstd"
+    return {"use_dictionary": sorted(DICTIONARY_COLUMNS & set(schema.names)), "compression": codecs}
+
+
 def write_arrow(table: pa.Table, path: str, row_group_rows: int = ROW_GROUP_ROWS) -> None:
     """Write a table from `to_arrow` (or read back from a day's file) with the index's file layout."""
-    pq.write_table(table, path, compression="zstd", row_group_size=row_group_rows, write_statistics=True, use_dictionary=True)
+    pq.write_table(table, path, row_group_size=row_group_rows, write_statistics=True,
+                   **column_options(table.schema))
 
 
 def read_geo_metadata(path: str) -> dict:

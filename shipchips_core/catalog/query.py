@@ -13,6 +13,11 @@ Views (every day of each dataset as one table, its hive `date` column a 'YYYY-MM
 
 A dataset with no stored day yet is an empty view with its schema's columns. Values come in as named
 parameters (`$name`) bound by DuckDB, never formatted into the SQL text.
+
+Given a cache folder (`shipchips sql` passes one), `tiles` reads the indexed DuckDB copy of the index
+(`catalog/serving.py`), synced first, instead of the parquet days: the same rows and columns, with lookups
+by vessel through an index. Where the copy cannot be used (another process is writing it, a day's columns
+differ from the others'), `tiles` reads the parquet days and `on_fallback` is told why.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from shipchips_core.catalog import stac
+from shipchips_core.catalog import serving, stac
 from shipchips_core.dataset import paths as layout
 from shipchips_core.dataset import schemas
 
@@ -69,7 +74,8 @@ def _uniform_schema(con: duckdb.DuckDBPyConnection, pattern: str) -> bool:
     return len({tuple(cols) for cols in per_file.values()}) <= 1
 
 
-def open_catalog(storage, database: str = ":memory:", threads: int | None = None) -> duckdb.DuckDBPyConnection:
+def open_catalog(storage, database: str = ":memory:", threads: int | None = None, serving_cache=None,
+                 on_fallback=None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with one view per dataset of `storage` (see the module docstring)."""
     con = duckdb.connect(database)
     con.execute("SET TimeZone = 'UTC'")
@@ -77,6 +83,8 @@ def open_catalog(storage, database: str = ":memory:", threads: int | None = None
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     for view, (dataset, schema_name) in VIEWS.items():
+        if view == "tiles" and serving_cache is not None and _serve_tiles(con, storage, serving_cache, on_fallback):
+            continue
         if storage.list(dataset, ".parquet"):
             pattern = _sql_string(str(storage.path(dataset)) + "/**/*.parquet")
             # unioning by name costs every query a schema pass over every file (about twice the time of a
@@ -90,6 +98,21 @@ def open_catalog(storage, database: str = ":memory:", threads: int | None = None
             con.register(f"_{view}_empty", _empty_arrow(schema_name))
             con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM _{view}_empty")
     return con
+
+
+def _serve_tiles(con: duckdb.DuckDBPyConnection, storage, cache_dir, on_fallback) -> bool:
+    """Point `tiles` at the synced serving copy; False (and `on_fallback` told why) where it cannot be used."""
+    if not storage.list(layout.TILES_INDEX, ".parquet"):
+        return False
+    try:
+        serving.attach(con, storage, cache_dir)
+    except (duckdb.Error, OSError) as exc:
+        if on_fallback is not None:
+            on_fallback(f"the indexed copy at {serving.database_path(storage, cache_dir)} is not usable ({exc}); "
+                        "reading the parquet days")
+        return False
+    con.execute(f"CREATE OR REPLACE VIEW tiles AS SELECT * FROM serving.{serving.TABLE}")
+    return True
 
 
 def parse_param(text: str) -> tuple[str, Any]:

@@ -54,6 +54,14 @@ def partition_file(dataset: str, day: date | None) -> str:
     return f"{dataset}/date={day.isoformat()}/part-0.parquet"
 
 
+def partition_day(rel: str) -> str | None:
+    """The 'YYYY-MM-DD' of a daily partition file's path (`partition_file`), None for any other path."""
+    for part in rel.split("/"):
+        if part.startswith("date=") and len(part) == len("date=YYYY-MM-DD"):
+            return part[len("date="):]
+    return None
+
+
 def table_dataset(table: str) -> str:
     return f"{TABLES}/{table}"
 

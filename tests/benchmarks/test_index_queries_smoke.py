@@ -22,5 +22,12 @@ def test_every_query_answers_and_is_timed(report):
         assert len(case["runs_ms"]) == 2 and case["cold_ms"] > 0 and case["median_ms"] > 0
 
 
+def test_the_indexed_copy_answers_as_the_parquet_days(report):
+    assert report["copy"]["rows"] == 9000 and report["copy"]["days_loaded"] == 3
+    for name, case in report["cases"].items():
+        assert case["rows_sha256"] == report["parquet_days"][name]["rows_sha256"]
+
+
 def test_verdicts(report):
-    assert len(report["targets"]) == 3 and all(isinstance(t["pass"], bool) for t in report["targets"])
+    assert len(report["targets"]) == 6 and all(isinstance(t["pass"], bool) for t in report["targets"])
+    assert all(t["pass"] for t in report["targets"] if "same answer" in t["name"])

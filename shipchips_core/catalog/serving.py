@@ -1,0 +1,133 @@
+"""The tile index served from an indexed DuckDB copy: point lookups by vessel without a scan of every day.
+
+The GeoParquet days under `indexes/tiles.parquet` stay the dataset's record (what GeoPandas, DuckDB and
+the exports read). A parquet scan decodes one whole row group per day for a lookup by MMSI, however the
+days are laid out (measured in benchmarks/index_queries.py), so over months of days a vessel's history
+costs seconds. `shipchips sql` therefore queries a DuckDB database that mirrors the days in one table
+with an ART index on `mmsi`: a copy, kept in a cache folder outside the dataset root, that anyone can
+delete.
+
+`sync` brings the copy up to date with the stored days: a day file that is new, or whose size or
+modification time changed, replaces that day's rows; a day whose file is gone loses its rows; the rest is
+not touched. The copy records which file state each day came from (table `_days`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from shipchips_core.dataset import paths as layout
+
+SCHEMA_VERSION = 1  # bump when the copy's tables change: an older copy is rebuilt
+TABLE = "tiles"
+CACHE_ENV = "SHIPCHIPS_CACHE_DIR"
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What one `sync` changed: days (re)loaded and removed, and the rows the copy then holds."""
+
+    loaded: tuple[str, ...]
+    removed: tuple[str, ...]
+    rows: int
+
+
+def default_cache_dir() -> Path:
+    """`$SHIPCHIPS_CACHE_DIR`, else `~/.cache/shipchips`."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "shipchips").expanduser()
+
+
+def database_path(storage, cache_dir: Path) -> Path:
+    """The copy of `storage`'s tile index: one file per dataset root, named after the root."""
+    root = storage.uri("")
+    return Path(cache_dir) / f"tiles-{hashlib.sha256(root.encode()).hexdigest()[:16]}.duckdb"
+
+
+def _stored_days(storage) -> dict[str, tuple[str, int, int]]:
+    """{day: (file, size, mtime_ns)} of the tile-index days in storage."""
+    days = {}
+    for rel in storage.list(layout.TILES_INDEX, ".parquet"):
+        day = layout.partition_day(rel)
+        if day is None:
+            continue
+        st = storage.path(rel).stat()
+        days[day] = (str(storage.path(rel)), st.st_size, st.st_mtime_ns)
+    return days
+
+
+def _recorded_days(con: duckdb.DuckDBPyConnection, db: str) -> dict[str, tuple[str, int, int]]:
+    version = con.execute(f"SELECT max(version) FROM {db}._version").fetchone()[0]
+    if version != SCHEMA_VERSION:
+        return {}
+    return {d: (f, s, m) for d, f, s, m in con.execute(f"SELECT date, file, size, mtime_ns FROM {db}._days").fetchall()}
+
+
+def _ensure_tables(con: duckdb.DuckDBPyConnection, db: str, first_file: str) -> None:
+    con.execute(f"CREATE TABLE IF NOT EXISTS {db}._version (version INTEGER)")
+    version = con.execute(f"SELECT max(version) FROM {db}._version").fetchone()[0]
+    if version != SCHEMA_VERSION:  # an older (or empty) copy: start afresh
+        for table in (TABLE, "_days"):
+            con.execute(f"DROP TABLE IF EXISTS {db}.{table}")
+        con.execute(f"DELETE FROM {db}._version")
+        con.execute(f"INSERT INTO {db}._version VALUES ({SCHEMA_VERSION})")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {db}._days (date VARCHAR PRIMARY KEY, file VARCHAR, size BIGINT, mtime_ns BIGINT)")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {db}.{TABLE} AS SELECT * FROM {_read(first_file)} LIMIT 0")
+
+
+def _read(file: str) -> str:
+    quoted = file.replace("'", "''")
+    return f"read_parquet('{quoted}', hive_partitioning = true, hive_types = {{'date': 'VARCHAR'}})"
+
+
+def sync(con: duckdb.DuckDBPyConnection, storage, db: str = "serving") -> SyncReport:
+    """Bring the attached copy `db` up to date with `storage`'s tile-index days (module docstring)."""
+    stored = _stored_days(storage)
+    if not stored:
+        raise ValueError(f"no tile-index day stored under {storage.uri(layout.TILES_INDEX)}")
+    _ensure_tables(con, db, next(iter(stored.values()))[0])
+    recorded = _recorded_days(con, db)
+    stale = sorted(d for d in recorded if d not in stored or recorded[d] != stored[d])
+    fresh = sorted(d for d in stored if recorded.get(d) != stored[d])
+    if stale or fresh:
+        first_build = not recorded
+        con.execute("BEGIN TRANSACTION")
+        try:
+            _apply(con, db, stale, {d: stored[d] for d in fresh}, first_build=not recorded)
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+    rows = con.execute(f"SELECT count(*) FROM {db}.{TABLE}").fetchone()[0]
+    return SyncReport(loaded=tuple(fresh), removed=tuple(d for d in stale if d not in stored), rows=int(rows))
+
+
+def _apply(con, db: str, stale: list[str], fresh: dict[str, tuple[str, int, int]], first_build: bool) -> None:
+    if first_build:  # the index is built once after the bulk load: far faster than row by row
+        con.execute(f"DROP INDEX IF EXISTS {db}.tiles_mmsi")
+    for day in stale:
+        con.execute(f"DELETE FROM {db}.{TABLE} WHERE date = $d", {"d": day})
+        con.execute(f"DELETE FROM {db}._days WHERE date = $d", {"d": day})
+    for day, (file, size, mtime) in fresh.items():
+        con.execute(f"INSERT INTO {db}.{TABLE} BY NAME SELECT * FROM {_read(file)}")
+        con.execute(f"INSERT INTO {db}._days VALUES ($d, $f, $s, $m)", {"d": day, "f": file, "s": size, "m": mtime})
+    con.execute(f"CREATE INDEX IF NOT EXISTS tiles_mmsi ON {db}.{TABLE} (mmsi)")
+
+
+def attach(con: duckdb.DuckDBPyConnection, storage, cache_dir: Path, db: str = "serving") -> SyncReport:
+    """Attach (creating if needed) the copy of `storage`'s tile index to `con` as `db`, synced.
+
+    Raises duckdb.IOException when another process holds the copy open for writing."""
+    path = database_path(storage, cache_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    quoted = str(path).replace("'", "''")
+    con.execute(f"ATTACH '{quoted}' AS {db}")
+    try:
+        return sync(con, storage, db)
+    except BaseException:
+        con.execute(f"DETACH {db}")
+        raise
