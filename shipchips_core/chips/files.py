@@ -14,6 +14,7 @@ import rasterio
 from PIL import Image
 
 from shipchips_core.chips.arrays import ChipArrays
+from shipchips_core.chips.cog_writer import CogTemplate, TemplateMismatch
 from shipchips_core.chips.masks import MASK_NAMES, Masks
 from shipchips_core.dataset.storage import LocalStorage
 from shipchips_core.sentinel2.bands import BAND_NAMES, WAVELENGTHS_UM
@@ -27,14 +28,15 @@ def write_cog(storage: LocalStorage, rel: str, chip: ChipArrays) -> None:
         transform=chip.transform, nodata=float("nan"), compress="ZSTD", level=1, predictor=3,
         blocksize=256, overviews="NONE",
     )
-    with storage.temporary_path(rel) as tmp:
-        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK="YES"):
-            with rasterio.open(tmp, "w", **profile) as dst:
-                dst.write(chip.reflectance)
-                for i, asset in enumerate(chip.band_assets, start=1):
-                    dst.set_band_description(i, BAND_NAMES[asset])
-                    dst.update_tags(i, asset=asset, wavelength_um=str(WAVELENGTHS_UM[asset]))
-                dst.update_tags(units="reflectance", bands=",".join(BAND_NAMES[a] for a in chip.band_assets))
+
+    def decorate(dst) -> None:
+        for i, asset in enumerate(chip.band_assets, start=1):
+            dst.set_band_description(i, BAND_NAMES[asset])
+            dst.update_tags(i, asset=asset, wavelength_um=str(WAVELENGTHS_UM[asset]))
+        dst.update_tags(units="reflectance", bands=",".join(BAND_NAMES[a] for a in chip.band_assets))
+
+    key = ("reflectance", bands, height, width, chip.crs.to_wkt(), chip.transform.a, chip.transform.e, chip.band_assets)
+    _write(storage, rel, key, profile, chip.reflectance, decorate, {"GDAL_TIFF_INTERNAL_MASK": "YES"})
 
 
 def write_masks(storage: LocalStorage, rel: str, chip: ChipArrays, masks: Masks) -> None:
@@ -44,11 +46,38 @@ def write_masks(storage: LocalStorage, rel: str, chip: ChipArrays, masks: Masks)
         driver="COG", width=data.shape[2], height=data.shape[1], count=data.shape[0], dtype="uint8", crs=chip.crs,
         transform=chip.transform, compress="ZSTD", level=1, blocksize=256, overviews="NONE",
     )
+
+    def decorate(dst) -> None:
+        for i, name in enumerate((*MASK_NAMES, "scl"), start=1):
+            dst.set_band_description(i, name)
+
+    key = ("masks", *data.shape, chip.crs.to_wkt(), chip.transform.a, chip.transform.e)
+    _write(storage, rel, key, profile, data, decorate, {})
+
+
+# GDAL-made headers per (kind, grid, CRS, bands) in this process; None: that layout is GDAL's to write
+_TEMPLATES: dict[tuple, CogTemplate | None] = {}
+
+
+def _write(storage: LocalStorage, rel: str, key: tuple, profile: dict, data: np.ndarray, decorate, env: dict) -> None:
+    """The COG through its template (one buffer, one write), else through GDAL."""
+    if key not in _TEMPLATES:
+        try:
+            _TEMPLATES[key] = CogTemplate(profile, decorate, env)
+        except TemplateMismatch:
+            _TEMPLATES[key] = None
+    template = _TEMPLATES[key]
+    if template is not None:
+        try:
+            storage.write_bytes(rel, template.cog_bytes(data, profile["transform"]))
+            return
+        except TemplateMismatch:
+            pass
     with storage.temporary_path(rel) as tmp:
-        with rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(data)
-            for i, name in enumerate((*MASK_NAMES, "scl"), start=1):
-                dst.set_band_description(i, name)
+        with rasterio.Env(**env):
+            with rasterio.open(tmp, "w", **profile) as dst:
+                dst.write(data)
+                decorate(dst)
 
 
 def quicklook_jpeg(chip: ChipArrays) -> bytes:
