@@ -91,10 +91,11 @@ def quicklook_jpeg(chip: ChipArrays) -> bytes:
         sample = rgb[:, ::2, ::2][:, valid[::2, ::2]]
         lo, hi = np.percentile(sample if sample.size else rgb[:, valid], [2, 98])
         scale = np.float32(255.0 / max(hi - lo, 1e-6))
-        stretched = (rgb - np.float32(lo)) * scale
+        stretched = np.subtract(rgb, np.float32(lo))  # in place from here: one buffer, no copies
+        stretched *= scale
         np.clip(stretched, 0, 255, out=stretched)
-        stretched[:, ~valid] = 0  # nodata (NaN included) is black
-        out = np.ascontiguousarray(np.moveaxis(stretched, 0, -1), dtype=np.uint8)
+        np.copyto(stretched, 0, where=~valid)  # nodata (NaN included) is black
+        out[...] = stretched.transpose(1, 2, 0)  # truncated to uint8, interleaved as the JPEG wants
     buf = io.BytesIO()
     Image.fromarray(out, "RGB").save(buf, format="JPEG", quality=90, optimize=False)
     return buf.getvalue()
