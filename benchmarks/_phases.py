@@ -135,8 +135,8 @@ PART_HOOKS = (  # (part, module, attribute)
 
 def project_parts(spec: dict) -> dict:
     """(b) in one process with each step's CPU time (this thread's: robust to a busy machine) summed
-    by part; `other` is the rest of `cut_partition` (scene open, block decoding ahead of a cut is in
-    `read`, the quicklook's file write, rows, duplicates)."""
+    by part; `other` is the rest of `cut_partition` (scene open, rows, the quicklook's file write,
+    duplicates, the final filesystem sync); block fetching and decoding is in `read`."""
     import importlib
     import shipchips_core.chips.job as chipping
 
@@ -150,10 +150,12 @@ def project_parts(spec: dict) -> dict:
         real = getattr(owner, name)
         restore.append((owner, name, real))
         setattr(owner, name, _timed(real, part, spent))
+    whole = Counter()  # cut_partition itself: the rest of `project` (frames, the temp dir's removal) is not a chip's
+    restore.append((chipping, "cut_partition", chipping.cut_partition))
+    chipping.cut_partition = _timed(chipping.cut_partition, "total", whole)
     try:
-        t0 = time.thread_time()
         result = project({**spec, "workers": 1})
-        total = time.thread_time() - t0
+        total = whole["total"]
     finally:
         for owner, name, real in reversed(restore):
             setattr(owner, name, real)
