@@ -143,3 +143,22 @@ def test_the_scheduler_comes_from_the_config_else_the_environment():
     assert scheduler_address(chips, {SCHEDULER_ENV: "tcp://dask-scheduler:8786"}) == "tcp://dask-scheduler:8786"
     with pytest.raises(ConfigError, match=f"chips.dask_scheduler .* {SCHEDULER_ENV}"):
         scheduler_address(chips, {})
+
+
+def test_an_unknown_executor_is_refused_naming_the_choices():
+    chips = dataclasses.replace(Config().chips, executor="spark")
+    with pytest.raises(ConfigError, match="chips.executor must be 'local' or 'dask', got 'spark'"):
+        chips.validate("chips")
+
+
+@pytest.mark.slow
+def test_a_full_disk_on_a_worker_fails_the_day_naming_the_path(tmp_path, twin_day, cluster):
+    """An environment fault raised in a task reaches the caller as itself (a StorageFault naming the
+    file), not as a failed chip, and the day stops."""
+    from shipchips_core.dataset.faults import StorageFault
+    from tests.small_fs import small_filesystem
+
+    with small_filesystem(tmp_path / "fs", "1024k") as root:
+        with pytest.raises(StorageFault) as info:
+            _cut(root, twin_day, executor="dask", dask_scheduler=cluster.scheduler_address, min_chips_per_worker=3)
+        assert info.value.errno == 28 and info.value.filename.startswith(str(root))
