@@ -3,7 +3,9 @@
 Candidates come from `matching.match_candidates`. Each scene's chips are split among the worker
 processes along block boundaries (`slicing`), and each process cuts its slice in block order from
 one reader told all its chips up front, so every block is fetched and decoded once per process.
-This process cuts the first slice itself while the others run. A scene that cannot be opened fails
+This process cuts the first slice itself while the others run; with `chips.executor: dask` every
+slice of `chips.min_chips_per_worker` chips or more is a task on a Dask cluster instead
+(`executors`), with the same rows and files. A scene that cannot be opened fails
 only its own chips; a chip that cannot be cut or written fails only itself; both are rows with the
 reason. Gated-out chips are rows with status `dropped` and the gate's reason, and so is every chip
 but the best of a ship seen twice in one datatake (`duplicates`: tile overlaps). An environment fault
