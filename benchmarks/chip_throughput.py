@@ -8,7 +8,9 @@
 2. It is served on 127.0.0.1 with range requests by the twin's STAC app behind a middleware counting
    `.tif` requests and bytes (`_bench_server.py`).
 3. Each phase runs in a fresh interpreter (`_phases.py`): (a) a naive per-chip reader, (b) the
-   project's `chipping.cut_partition` end to end on the first half and on all ships, (b-read) the
+   project's `chipping.cut_partition` end to end on the first half and on all ships, (b-parts) a third
+   of them in one process with each step's CPU time (read, masks, COG, masks file, quicklook, JSON:
+   where a chip's time goes), (b-read) the
    project's `SceneReader.cut` alone, (c) decoding every touched internal block once from disk with
    GDAL, and (c') the same with the project's decoder (tifffile + imagecodecs), for reference.
 4. The report (`_report.py`) is printed and written as JSON into the cache dir.
@@ -71,6 +73,7 @@ def run(args: argparse.Namespace) -> dict:
                 "stack": stack, "size": CHIP_SIZE, "workers": args.workers,
                 "tmp_dir": str(Path(args.out_dir or cache_dir).expanduser())}
         plan = [("naive", "naive", naive_sample), ("project_half", "project", every[: n // 2]),
+                ("project_parts", "project_parts", every[: max(n // 3, 1)]),
                 ("project", "project", every), ("project_read", "project_read", every),
                 ("decode_floor", "decode_floor", every), ("decode_floor_tifffile", "decode_floor_tifffile", every)]
         phases = {key: _median_run(args.repeat, server, Path(work), key, phase, {**base, "indices": idx})

@@ -7,13 +7,15 @@ so the same inputs give byte-identical files. Files land through `storage` (temp
 from __future__ import annotations
 
 import io
-import json
+import math
 
 import numpy as np
+import orjson
 import rasterio
 from PIL import Image
 
 from shipchips_core.chips.arrays import ChipArrays
+from shipchips_core.chips.cog_writer import CogTemplate, TemplateMismatch
 from shipchips_core.chips.masks import MASK_NAMES, Masks
 from shipchips_core.dataset.storage import LocalStorage
 from shipchips_core.sentinel2.bands import BAND_NAMES, WAVELENGTHS_UM
@@ -27,14 +29,15 @@ def write_cog(storage: LocalStorage, rel: str, chip: ChipArrays) -> None:
         transform=chip.transform, nodata=float("nan"), compress="ZSTD", level=1, predictor=3,
         blocksize=256, overviews="NONE",
     )
-    with storage.temporary_path(rel) as tmp:
-        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK="YES"):
-            with rasterio.open(tmp, "w", **profile) as dst:
-                dst.write(chip.reflectance)
-                for i, asset in enumerate(chip.band_assets, start=1):
-                    dst.set_band_description(i, BAND_NAMES[asset])
-                    dst.update_tags(i, asset=asset, wavelength_um=str(WAVELENGTHS_UM[asset]))
-                dst.update_tags(units="reflectance", bands=",".join(BAND_NAMES[a] for a in chip.band_assets))
+
+    def decorate(dst) -> None:
+        for i, asset in enumerate(chip.band_assets, start=1):
+            dst.set_band_description(i, BAND_NAMES[asset])
+            dst.update_tags(i, asset=asset, wavelength_um=str(WAVELENGTHS_UM[asset]))
+        dst.update_tags(units="reflectance", bands=",".join(BAND_NAMES[a] for a in chip.band_assets))
+
+    key = ("reflectance", bands, height, width, chip.crs.to_wkt(), chip.transform.a, chip.transform.e, chip.band_assets)
+    _write(storage, rel, key, profile, chip.reflectance, decorate, {"GDAL_TIFF_INTERNAL_MASK": "YES"})
 
 
 def write_masks(storage: LocalStorage, rel: str, chip: ChipArrays, masks: Masks) -> None:
@@ -44,11 +47,38 @@ def write_masks(storage: LocalStorage, rel: str, chip: ChipArrays, masks: Masks)
         driver="COG", width=data.shape[2], height=data.shape[1], count=data.shape[0], dtype="uint8", crs=chip.crs,
         transform=chip.transform, compress="ZSTD", level=1, blocksize=256, overviews="NONE",
     )
+
+    def decorate(dst) -> None:
+        for i, name in enumerate((*MASK_NAMES, "scl"), start=1):
+            dst.set_band_description(i, name)
+
+    key = ("masks", *data.shape, chip.crs.to_wkt(), chip.transform.a, chip.transform.e)
+    _write(storage, rel, key, profile, data, decorate, {})
+
+
+# GDAL-made headers per (kind, grid, CRS, bands) in this process; None: that layout is GDAL's to write
+_TEMPLATES: dict[tuple, CogTemplate | None] = {}
+
+
+def _write(storage: LocalStorage, rel: str, key: tuple, profile: dict, data: np.ndarray, decorate, env: dict) -> None:
+    """The COG through its template (one buffer, one write), else through GDAL."""
+    if key not in _TEMPLATES:
+        try:
+            _TEMPLATES[key] = CogTemplate(profile, decorate, env)
+        except TemplateMismatch:
+            _TEMPLATES[key] = None
+    template = _TEMPLATES[key]
+    if template is not None:
+        try:
+            storage.write_bytes(rel, template.cog_bytes(data, profile["transform"]))
+            return
+        except TemplateMismatch:
+            pass
     with storage.temporary_path(rel) as tmp:
-        with rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(data)
-            for i, name in enumerate((*MASK_NAMES, "scl"), start=1):
-                dst.set_band_description(i, name)
+        with rasterio.Env(**env):
+            with rasterio.open(tmp, "w", **profile) as dst:
+                dst.write(data)
+                decorate(dst)
 
 
 def quicklook_jpeg(chip: ChipArrays) -> bytes:
@@ -62,17 +92,40 @@ def quicklook_jpeg(chip: ChipArrays) -> bytes:
         sample = rgb[:, ::2, ::2][:, valid[::2, ::2]]
         lo, hi = np.percentile(sample if sample.size else rgb[:, valid], [2, 98])
         scale = np.float32(255.0 / max(hi - lo, 1e-6))
-        stretched = (rgb - np.float32(lo)) * scale
+        stretched = np.subtract(rgb, np.float32(lo))  # in place from here: one buffer, no copies
+        stretched *= scale
         np.clip(stretched, 0, 255, out=stretched)
-        stretched[:, ~valid] = 0  # nodata (NaN included) is black
-        out = np.ascontiguousarray(np.moveaxis(stretched, 0, -1), dtype=np.uint8)
+        np.copyto(stretched, 0, where=~valid)  # nodata (NaN included) is black
+        out[...] = stretched.transpose(1, 2, 0)  # truncated to uint8, interleaved as the JPEG wants
     buf = io.BytesIO()
     Image.fromarray(out, "RGB").save(buf, format="JPEG", quality=90, optimize=False)
     return buf.getvalue()
 
 
+# orjson: what `json.dumps(doc, indent=2, sort_keys=True) + "\n"` writes (json's indenting encoder is
+# pure Python), 0.02 instead of 0.13 ms a document with the finiteness check (measured on 100 chips'
+# documents, all byte-identical); only floats below 1e-4 (orjson 0.00001, json 1e-05) and non-ASCII
+# text (UTF-8, json \u escapes) come out differently: the same JSON values
+JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+
+
 def write_json(storage: LocalStorage, rel: str, doc: dict) -> None:
-    storage.write_bytes(rel, (json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n").encode())
+    """A chip document, indented, keys sorted; NaN or infinity anywhere is an error, as JSON has none
+    (orjson would write null)."""
+    _refuse_non_finite(doc, rel)
+    storage.write_bytes(rel, orjson.dumps(doc, option=JSON_OPTIONS))
+
+
+def _refuse_non_finite(value, rel: str) -> None:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{rel}: {value} is not a JSON number")
+    elif isinstance(value, dict):
+        for item in value.values():
+            _refuse_non_finite(item, rel)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_non_finite(item, rel)
 
 
 def read_chip(storage: LocalStorage, tif_path: str, mask_path: str) -> tuple[np.ndarray, np.ndarray]:

@@ -3,7 +3,9 @@
 Candidates come from `matching.match_candidates`. Each scene's chips are split among the worker
 processes along block boundaries (`slicing`), and each process cuts its slice in block order from
 one reader told all its chips up front, so every block is fetched and decoded once per process.
-This process cuts the first slice itself while the others run. A scene that cannot be opened fails
+This process cuts the first slice itself while the others run; with `chips.executor: dask` every
+slice of `chips.min_chips_per_worker` chips or more is a task on a Dask cluster instead
+(`executors`), with the same rows and files. A scene that cannot be opened fails
 only its own chips; a chip that cannot be cut or written fails only itself; both are rows with the
 reason. Gated-out chips are rows with status `dropped` and the gate's reason, and so is every chip
 but the best of a ship seen twice in one datatake (`duplicates`: tile overlaps). An environment fault
@@ -15,11 +17,8 @@ from __future__ import annotations
 
 import functools
 import logging
-import multiprocessing
-import threading
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -28,8 +27,9 @@ import pandas as pd
 import rasterio
 
 from shipchips_core.ais.vessels import VESSEL_FIELDS, latest_vessel_facts
-from shipchips_core.chips import documents, files
+from shipchips_core.chips import documents, executors, files
 from shipchips_core.chips.duplicates import drop_duplicate_datatakes
+from shipchips_core.chips.executors import ProgressFn
 from shipchips_core.chips.gating import gate
 from shipchips_core.chips.masks import derive_masks
 from shipchips_core.chips.reader import GDAL_HTTP_ENV, SceneReader
@@ -80,9 +80,6 @@ def vessel_facts(ais: pd.DataFrame) -> dict[int, dict]:
     return {int(r["mmsi"]): {k: documents.clean(r[k]) for k in VESSEL_FIELDS} for r in latest.to_dict("records")}
 
 
-ProgressFn = Callable[[int, int], None]  # (attempts done, attempts planned)
-
-
 def cut_partition(job: ChipJob, candidates: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame,
                   progress: ProgressFn | None = None) -> tuple[pd.DataFrame, Counter]:
     """Chip every candidate placed inside its scene; returns the `chips` table and the counts of
@@ -92,9 +89,14 @@ def cut_partition(job: ChipJob, candidates: pd.DataFrame, scenes: pd.DataFrame, 
     not_attempted = candidates["match_status"].isin(NOT_ATTEMPTED)
     counts = Counter(candidates.loc[not_attempted, "match_status"])
     attempts = candidates[~not_attempted]
-    workers = _worker_count(job, int((attempts["match_status"] == MATCH_OK).sum()))
-    groups = _slice_tasks(attempts, scenes, workers, job.cfg.chips.size)
-    rows = _run_tasks(job, groups, vessel_facts(ais), _Tally(len(attempts), progress))
+    facts, tally = vessel_facts(ais), executors.Tally(len(attempts), progress)
+    if job.cfg.chips.executor == "dask":
+        slices = _scene_slices(attempts, scenes, job.cfg.chips.size, _dask_parts(job))
+        tasks = [[task] for scene_slices in slices for task in scene_slices if task is not None]
+        rows = executors.run_dask(cut_slices, job, tasks, [_facts_for(t, facts) for t in tasks], tally)
+    else:
+        groups = _worker_groups(attempts, scenes, _worker_count(job, _ok_count(attempts)), job.cfg.chips.size)
+        rows = executors.run_local(cut_slices, job, groups, [_facts_for(g, facts) for g in groups], tally)
     if not rows:
         return empty_frame("chips"), counts
     df = pd.DataFrame(rows, columns=list(CHIPS.columns))
@@ -107,22 +109,46 @@ def cut_partition(job: ChipJob, candidates: pd.DataFrame, scenes: pd.DataFrame, 
     return df.sort_values("tile_id").reset_index(drop=True), counts
 
 
+def _ok_count(attempts: pd.DataFrame) -> int:
+    return int((attempts["match_status"] == MATCH_OK).sum())
+
+
 def _worker_count(job: ChipJob, n_chips: int) -> int:
     return max(1, min(job.cfg.chips.workers, n_chips // job.cfg.chips.min_chips_per_worker))
 
 
-def _slice_tasks(attempts: pd.DataFrame, scenes: pd.DataFrame, workers: int, size: int) -> list[list[SliceTask]]:
+def _dask_parts(job: ChipJob) -> Callable[[pd.DataFrame], int]:
+    """On Dask a scene is cut in slices of at least `min_chips_per_worker` chips, one task each:
+    many more tasks than workers, so the cluster balances them and a lost worker loses little."""
+    return lambda group: max(1, _ok_count(group) // job.cfg.chips.min_chips_per_worker)
+
+
+def _worker_groups(attempts: pd.DataFrame, scenes: pd.DataFrame, workers: int, size: int) -> list[list[SliceTask]]:
     """Per worker, its slice of every scene (split along block boundaries, in block order)."""
-    scene_by_key = {(s["collection"], s["scene_id"]): s for s in scenes.to_dict("records")}
     groups: list[list[SliceTask]] = [[] for _ in range(workers)]
+    for slices in _scene_slices(attempts, scenes, size, lambda _: workers):
+        for worker, task in enumerate(slices):
+            if task is not None:
+                groups[worker].append(task)
+    return groups
+
+
+def _scene_slices(attempts: pd.DataFrame, scenes: pd.DataFrame, size: int,
+                  parts_of: Callable[[pd.DataFrame], int]) -> Iterator[list[SliceTask | None]]:
+    """Per scene, in scene order, its `parts_of(candidates)` block-aligned slices, the largest
+    first (None for a part left empty)."""
+    scene_by_key = {(s["collection"], s["scene_id"]): s for s in scenes.to_dict("records")}
     for key, group in attempts.groupby(["collection", "scene_id"], sort=True):
         scene, group = scene_by_key[key], group.sort_values("mmsi", kind="stable")
         records = group.to_dict("records")
         rows, cols = _grid_position(scene, group)
-        for worker, part in enumerate(split_chips(rows, cols, workers, size)):
-            if len(part):
-                groups[worker].append(SliceTask(scene=scene, candidates=[records[i] for i in part]))
-    return groups
+        yield [SliceTask(scene=scene, candidates=[records[i] for i in part]) if len(part) else None
+               for part in split_chips(rows, cols, parts_of(group), size)]
+
+
+def _facts_for(tasks: list[SliceTask], facts: dict[int, dict]) -> dict[int, dict]:
+    """The vessel facts a group of slices needs: a task ships only its own vessels."""
+    return {m: facts[m] for t in tasks for c in t.candidates if (m := int(c["mmsi"])) in facts}
 
 
 def _grid_position(scene: dict, group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -134,44 +160,6 @@ def _grid_position(scene: dict, group: pd.DataFrame) -> tuple[np.ndarray, np.nda
     cols = (group["x_utm"].to_numpy() - origin_x) / GRID_M
     rows = (origin_y - group["y_utm"].to_numpy()) / GRID_M
     return rows, cols
-
-
-class _Tally:
-    """Counts finished attempts for a progress callback; thread-safe (pool callbacks run in a thread)."""
-
-    def __init__(self, planned: int, progress: ProgressFn | None):
-        self.planned, self.progress, self.done, self._lock = planned, progress, 0, threading.Lock()
-
-    def add(self, n: int) -> None:
-        if self.progress is None:
-            return
-        with self._lock:
-            self.done += n
-            self.progress(self.done, self.planned)
-
-    def add_future(self, future) -> None:
-        if not future.cancelled() and future.exception() is None:
-            self.add(len(future.result()))
-
-
-def _run_tasks(job: ChipJob, groups: list[list[SliceTask]], vessels: dict, tally: _Tally) -> list[dict]:
-    """The first group is cut in this process while worker processes cut the others."""
-    others = [g for g in groups[1:] if g]
-    if not others:
-        return cut_slices(job, groups[0], vessels, tally.add)
-    # spawn, not fork: the caller may run threads (servers, Dagster) that a fork would copy half-way
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=len(others), mp_context=context) as pool:
-        futures = [pool.submit(cut_slices, job, group, vessels) for group in others]
-        for f in futures:
-            f.add_done_callback(tally.add_future)
-        try:
-            rows = cut_slices(job, groups[0], vessels, tally.add)
-            return rows + [row for f in futures for row in f.result()]
-        except BaseException:  # an environment fault fails the run now: start no more slices
-            for f in futures:
-                f.cancel()
-            raise
 
 
 def cut_slices(job: ChipJob, tasks: list[SliceTask], vessels: dict[int, dict],

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import rasterio
 from affine import Affine
+from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.warp import reproject
 
@@ -77,41 +78,55 @@ class SceneReader:
         self.band_assets = band_assets
         self._stack = contextlib.ExitStack()
         try:
-            self.datasets = {a: self._stack.enter_context(rasterio.open(hrefs[a])) for a in (*band_assets, "scl")}
-            self.stores = self._block_stores(hrefs)
+            self.stores, georef = self._block_stores(hrefs, (*band_assets, "scl"))
         except Exception:
             self._stack.close()
             raise
-        ref = self.datasets[band_assets[0]]
-        self.transform, self.crs = ref.transform, ref.crs
-        for asset, ds in self.datasets.items():
-            if ds.transform.b or ds.transform.d or ds.crs != self.crs:
+        self.transform, self.crs = georef[band_assets[0]]
+        for asset, (transform, crs) in georef.items():
+            if transform.b or transform.d or crs != self.crs:
                 self._stack.close()
                 raise ValueError(f"asset {asset!r} ({hrefs[asset]}) is not north-up in the scene's CRS {self.crs}")
         # (pixel width, x origin, pixel height, y origin) per asset: windows are plain arithmetic on these
-        self._grids = {a: (ds.transform.a, ds.transform.c, ds.transform.e, ds.transform.f) for a, ds in self.datasets.items()}
+        self._grids = {a: (t.a, t.c, t.e, t.f) for a, (t, _) in georef.items()}
 
-    def _block_stores(self, hrefs: dict[str, str]) -> dict[str, BlockStore]:
-        """A block store per asset: fetched ahead and decoded here where possible, else by GDAL."""
+    def _block_stores(self, hrefs: dict[str, str], assets: tuple[str, ...]) -> tuple[dict[str, BlockStore], dict]:
+        """A block store and the (transform, CRS) per asset. A tiled TIFF on http(s) or disk is read
+        here from one parse of its header (its blocks fetched ahead, decoded in this process); any
+        other asset, or one whose georeferencing says more than an EPSG code and a tie point, is
+        opened with GDAL (its blocks read by GDAL)."""
         fetchers = ThreadPoolExecutor(FETCH_THREADS, thread_name_prefix="tile-fetch")
         pool = ranges.http_pool(FETCH_THREADS)
         self._stack.callback(pool.clear)
-        stores = {}
+        stores, georef = {}, {}
         try:
-            for asset, ds in self.datasets.items():
-                source = GdalBlocks(ds)
-                if ranges.supports(hrefs[asset]):
-                    try:
-                        byte_ranges = ranges.open_ranges(hrefs[asset], pool)
-                        self._stack.callback(byte_ranges.close)
-                        source = TiffBlocks(TiledTiff(byte_ranges), byte_ranges, fetchers)
-                    except (UnsupportedTiff, ranges.RangesNotSupported):
-                        pass
+            for asset in assets:
+                source = self._tiff_source(hrefs[asset], pool, fetchers)
+                if source is not None and source.tiff.georeference is not None:
+                    transform, epsg = source.tiff.georeference
+                    georef[asset] = transform, CRS.from_epsg(epsg)
+                else:
+                    ds = self._stack.enter_context(rasterio.open(hrefs[asset]))
+                    georef[asset] = ds.transform, ds.crs
+                    source = source or GdalBlocks(ds)
                 self._stack.callback(source.close)
                 stores[asset] = BlockStore(source)
         finally:  # registered last, so on exit fetches stop before the files and connections they use close
             self._stack.callback(fetchers.shutdown, wait=True, cancel_futures=True)
-        return stores
+        return stores, georef
+
+    def _tiff_source(self, href: str, pool, fetchers) -> TiffBlocks | None:
+        if not ranges.supports(href):
+            return None
+        try:
+            byte_ranges = ranges.open_ranges(href, pool)
+        except ranges.RangesNotSupported:
+            return None
+        self._stack.callback(byte_ranges.close)
+        try:
+            return TiffBlocks(TiledTiff(byte_ranges), byte_ranges, fetchers)
+        except UnsupportedTiff:
+            return None
 
     def __enter__(self) -> "SceneReader":
         return self

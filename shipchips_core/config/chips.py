@@ -1,4 +1,4 @@
-"""The `chips` section: chip size, band stack, water threshold, gating limits and worker processes."""
+"""The `chips` section: chip size, band stack, water threshold, gating limits, worker processes and executor."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from shipchips_core.config.validation import ConfigError, positive
 from shipchips_core.sentinel2.bands import STACK_ASSETS
+
+EXECUTORS = ("local", "dask")
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,13 @@ class ChipsConfig:
     radiometry_check: str = "pixels"
     # chipping processes per partition (each takes a contiguous, tile-sorted slice of the chips)
     workers: int = 2
-    # below this many chips per process, extra processes cost more than they save
+    # below this many chips per process, extra processes cost more than they save (on Dask: the
+    # smallest slice of a scene that is one task)
     min_chips_per_worker: int = 150
+    # where the slices are cut: "local" worker processes, or the tasks of a Dask distributed cluster
+    executor: str = "local"
+    # the Dask scheduler's address (tcp://host:8786); empty: $SHIPCHIPS_DASK_SCHEDULER
+    dask_scheduler: str = ""
 
     def validate(self, key: str) -> None:
         if self.stack not in STACK_ASSETS:
@@ -58,6 +65,8 @@ class ChipsConfig:
             raise ConfigError(f"{key}.gating.centre_px must be <= {key}.size")
         if self.radiometry_check not in ("pixels", "metadata", "off"):
             raise ConfigError(f"{key}.radiometry_check must be 'pixels', 'metadata' or 'off', got {self.radiometry_check!r}")
+        if self.executor not in EXECUTORS:
+            raise ConfigError(f"{key}.executor must be 'local' or 'dask', got {self.executor!r}")
         positive(f"{key}.workers", self.workers)
         positive(f"{key}.min_chips_per_worker", self.min_chips_per_worker)
 

@@ -40,7 +40,9 @@ NOT_OUTPUT_SHAPING: dict[str, str] = {
     "stac.max_retries": "how often a failed search is repeated",
     "plan.lag_days": "when a day's run is started, not what it makes",
     "chips.workers": "how many processes cut the chips (re-runs are byte-identical with any number)",
-    "chips.min_chips_per_worker": "when extra processes are used",
+    "chips.min_chips_per_worker": "when extra processes are used (on Dask, how small a task may be)",
+    "chips.executor": "where the chips are cut (local processes or a Dask cluster): the same bytes either way",
+    "chips.dask_scheduler": "which Dask cluster cuts them",
 }
 
 # the rest, each with what it shapes (documentation, and the test's second list)

@@ -17,7 +17,7 @@ from shipchips_core.config.sections import (
 from shipchips_core.config.stac import StacConfig
 from shipchips_core.config.validation import ConfigError
 
-EXECUTION_ONLY_CHIP_KEYS = ("workers", "min_chips_per_worker")
+EXECUTION_ONLY_CHIP_KEYS = ("workers", "min_chips_per_worker", "executor", "dask_scheduler")
 EXECUTION_ONLY_KEYS = {"chips": EXECUTION_ONLY_CHIP_KEYS, "ais": COLLECTOR_TUNING_KEYS}
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks import chip_throughput
 
-PHASES = ("naive", "project", "project_half", "project_read", "decode_floor", "decode_floor_tifffile")
+PHASES = ("naive", "project", "project_half", "project_parts", "project_read", "decode_floor", "decode_floor_tifffile")
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,10 @@ def test_every_figure_present(report):
     for key in ("project", "project_read"):  # fetched bytes located in the files' blocks
         parts = report["phases"][key]["http"]["breakdown"]
         assert parts["touched_first"] > 0 and parts["total"] == report["phases"][key]["http"]["bytes"], key
-    assert len(report["targets"]) == 4 and all(isinstance(t["pass"], bool) for t in report["targets"])
+    parts = report["phases"]["project_parts"]["cpu_ms_per_ok_chip"]
+    assert {"read", "masks", "cog", "masks_file", "quicklook", "json", "other"} <= set(parts)
+    assert all(parts[k] > 0 for k in ("read", "cog", "masks_file", "json")), parts
+    assert len(report["targets"]) == 5 and all(isinstance(t["pass"], bool) for t in report["targets"])
 
 
 def test_report_written_and_scene_cached(report):

@@ -147,3 +147,34 @@ def test_a_server_ignoring_ranges_leaves_the_scene_to_gdal(tmp_path, plain_http_
         assert all(isinstance(s.source, GdalBlocks) for s in reader.stores.values())
         chip = reader.cut(500_000 + 3000.0, 5_800_000 - 2500.0, 256)
     np.testing.assert_allclose(chip.reflectance[3], dn[122:378, 172:428] / 10000, rtol=1e-6)
+
+
+def test_the_twins_cogs_are_georeferenced_from_one_header_read(scene_catalog, catalog_items, monkeypatch):
+    """Earth-Search-shaped COGs: tifffile's parse of the header gives GDAL's transform and CRS, so the
+    scene reader opens no asset with GDAL (each header is read once)."""
+    import shipchips_core.chips.reader as reader_module
+
+    item = catalog_items[0]
+    hrefs = {a: str(scene_catalog / item["collection"] / item["id"] / f"{a}.tif") for a in ("blue", "green", "red", "nir", "scl")}
+    for href in hrefs.values():
+        tiff = TiledTiff(ranges.open_ranges(href))
+        with rasterio.open(href) as ds:
+            assert tiff.georeference == (ds.transform, ds.crs.to_epsg())
+
+    def no_gdal(*args, **kwargs):
+        raise AssertionError(f"the reader opened {args[0]} with GDAL")
+
+    monkeypatch.setattr(reader_module.rasterio, "open", no_gdal)
+    with SceneReader(hrefs, DN_DIV_10000) as reader:
+        assert reader.transform == Affine(*item["assets"]["blue"]["proj:transform"])
+        assert reader.crs.to_epsg() == 32631  # the twin world lies in UTM 31N
+
+
+def test_a_pixel_is_point_tiff_is_left_to_gdal_for_its_grid(tmp_path):
+    path = tmp_path / "point.tif"
+    with rasterio.Env(GTIFF_POINT_GEO_IGNORE=False):
+        with rasterio.open(path, "w", driver="GTiff", width=512, height=512, count=1, dtype="uint16",
+                           crs="EPSG:32631", transform=Affine(10, 0, 500_000, 0, -10, 5_800_000), **TILED) as ds:
+            ds.write(_dn(size=512), 1)
+            ds.update_tags(AREA_OR_POINT="Point")
+    assert TiledTiff(ranges.open_ranges(str(path))).georeference is None
