@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from shipchips_core.ais import clean
 from shipchips_core.ais.csv_layout import CANONICAL
 from shipchips_core.ais.snapshot_dataset import AisDataset
-from shipchips_core.dataset import schemas
+from shipchips_core.dataset import arrow_contract, schemas
 
 STAGE_SCHEMA = pa.schema([
     *(pa.field("time_ns", pa.int64()) if n == "time_utc" else CANONICAL.field(n) for n in clean.POSITION_FIELDS),
@@ -37,8 +37,8 @@ SNAPSHOT_SCHEMA = pa.schema([
     pa.field(n, pa.timestamp("us", "UTC") if n == "time_utc" else CANONICAL.field(n).type if n in CANONICAL.names
              else pa.string()) for n in clean.COLUMNS
 ])
-RUN_ROWS = 262_144  # rows fetched from the sorted stage at a time: ~60 MB as a pandas run
-DUCKDB_MEMORY = "400MB"  # DuckDB's sort spills beyond this; the Python side holds one run
+RUN_ROWS = 131_072  # rows fetched from the sorted stage at a time: ~30 MB as a pandas run
+DUCKDB_MEMORY = "256MB"  # DuckDB's sort spills beyond this; the Python side holds one run
 DUCKDB_THREADS = 2
 
 
@@ -80,8 +80,9 @@ def write_snapshot(sink: PositionSink, static: pd.DataFrame, counts: dict, sourc
             for run in _mmsi_runs(sink.path, sink.path.parent):
                 run_counts: dict = {}
                 df = clean.finish_with(run, static, run_counts, source)
-                _validate_run(df, out)
-                writer.write_table(_snapshot_table(df), row_group_size=RUN_ROWS)
+                table = _snapshot_table(df, out)
+                _validate_run(table, out, lambda: df)
+                writer.write_table(table, row_group_size=RUN_ROWS)
                 kept += len(df)
                 for key in day_counts:
                     day_counts[key] += run_counts[key]
@@ -96,16 +97,18 @@ def validate_file(path: Path, rows: int = RUN_ROWS) -> int:
     """Re-check a stored file against the contract, batch by batch, then the whole-table rule in SQL;
     returns its rows. Raises SnapshotRefused naming the file."""
     n = 0
-    for df in AisDataset(path).batches(rows):
-        _validate_run(df, path)
-        n += len(df)
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+        table = pa.Table.from_batches([batch])
+        _validate_run(table, path, lambda: AisDataset.conform(table))
+        n += table.num_rows
     check_whole_table(path, path)
     return n
 
 
-def _validate_run(df: pd.DataFrame, out: Path) -> None:
+def _validate_run(table: pa.Table, out: Path, as_frame) -> None:
+    """The pandera contract on one run, evaluated in Arrow (`arrow_contract`: the schema's own checks)."""
     try:
-        schemas.validate("ais_snapshots", df)
+        arrow_contract.validate_batch("ais_snapshots", table, as_frame)
     except schemas.SchemaViolation as exc:
         raise SnapshotRefused(f"ais_snapshots for {out} refused, nothing written: {exc}") from exc
 
@@ -154,9 +157,12 @@ def _run_frame(table: pa.Table) -> pd.DataFrame:
     return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
 
 
-def _snapshot_table(df: pd.DataFrame) -> pa.Table:
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    return pa.table([pc.cast(table.column(f.name), f.type, safe=False) for f in SNAPSHOT_SCHEMA], schema=SNAPSHOT_SCHEMA)
+def _snapshot_table(df: pd.DataFrame, out: Path) -> pa.Table:
+    try:
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        return pa.table([pc.cast(table.column(f.name), f.type, safe=False) for f in SNAPSHOT_SCHEMA], schema=SNAPSHOT_SCHEMA)
+    except (pa.ArrowException, UnicodeEncodeError, KeyError) as exc:  # e.g. text that is not UTF-8
+        raise SnapshotRefused(f"ais_snapshots for {out} refused, nothing written: {exc}") from exc
 
 
 def _connect(workdir: Path) -> duckdb.DuckDBPyConnection:
@@ -166,6 +172,7 @@ def _connect(workdir: Path) -> duckdb.DuckDBPyConnection:
     con.execute(f"SET threads = {DUCKDB_THREADS}")
     con.execute(f"SET temp_directory = {_quote(Path(workdir) / 'duckdb_spill')}")
     con.execute("SET preserve_insertion_order = true")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 

@@ -59,6 +59,11 @@ class AisDataset:
         for batch in pq.ParquetFile(self.path).iter_batches(batch_size=rows):
             yield _conform(pa.Table.from_batches([batch]))
 
+    @staticmethod
+    def conform(table: pa.Table) -> pd.DataFrame:
+        """Arrow rows of this table as the whole-day frame had them."""
+        return _conform(table)
+
     def __len__(self) -> int:
         return pq.ParquetFile(self.path).metadata.num_rows
 
@@ -122,6 +127,7 @@ class AisDataset:
         try:
             con.execute("SET TimeZone = 'UTC'")
             con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+            con.execute("SET enable_progress_bar = false")
             con.execute(f"SET temp_directory = {_quote(self.path.parent / '.duckdb_spill')}")
             for name, df in frames.items():
                 con.register(name, df)
