@@ -35,18 +35,16 @@ def files(cache: Path, messages: int, vessels: int = 80_000, seed: int = 26) -> 
         t = start + np.sort(rng.uniform(first, first + count, count)) * 86_400 / messages
         v = rng.integers(0, len(mmsi), count)
         static = rng.random(count) < STATIC_SHARE
-        lines = [_static(mmsi[i], ts) if s else _position(mmsi[i], ts, *_where(lon0, lat0, knots, course, i, ts - start))
-                 for i, ts, s in zip(v.tolist(), t.tolist(), static.tolist())]
+        metres = knots[v] * 1852 / 3600 * (t - start)
+        lat = np.clip(lat0[v] + metres * np.cos(np.radians(course[v])) / 111_195, -89.9, 89.9)
+        lon = (lon0[v] + metres * np.sin(np.radians(course[v])) / (111_195 * np.maximum(np.cos(np.radians(lat0[v])), 0.2))
+               + 180) % 360 - 180
+        rows = zip(mmsi[v].tolist(), t.tolist(), lat.round(6).tolist(), lon.round(6).tolist(), knots[v].round(1).tolist(),
+                   course[v].round(1).tolist(), static.tolist())
+        lines = [_static(m, ts) if s else _position(m, ts, la, lo, sog, cog) for m, ts, la, lo, sog, cog, s in rows]
         (folder / f"aisstream-{int(t[0] * 1000)}-{n:06d}.jsonl").write_text("\n".join(lines) + "\n")
     done.write_text(json.dumps({"messages": messages, "vessels": len(mmsi)}))
     return root
-
-
-def _where(lon0, lat0, knots, course, i: int, seconds: float) -> tuple[float, float, float, float]:
-    metres = knots[i] * 1852 / 3600 * seconds
-    lat = lat0[i] + metres * np.cos(np.radians(course[i])) / 111_195
-    lon = lon0[i] + metres * np.sin(np.radians(course[i])) / (111_195 * max(np.cos(np.radians(lat0[i])), 0.2))
-    return float(np.clip(lat, -89.9, 89.9)), float((lon + 180) % 360 - 180), float(knots[i]), float(course[i])
 
 
 def _stamp(ts: float) -> str:
@@ -54,12 +52,12 @@ def _stamp(ts: float) -> str:
 
 
 def _position(mmsi: int, ts: float, lat: float, lon: float, sog: float, cog: float) -> str:
-    body = {"UserID": mmsi, "Latitude": round(lat, 6), "Longitude": round(lon, 6), "Sog": round(sog, 1),
-            "Cog": round(cog, 1), "TrueHeading": int(cog) % 360, "NavigationalStatus": 0, "Timestamp": int(ts) % 60,
-            "Valid": True}
-    meta = {"MMSI": mmsi, "MMSI_String": str(mmsi), "ShipName": "", "latitude": body["Latitude"],
-            "longitude": body["Longitude"], "time_utc": _stamp(ts)}
-    return json.dumps({"MessageType": "PositionReport", "MetaData": meta, "Message": {"PositionReport": body}})
+    """aisstream's PositionReport text (a template: json.dumps per line would take the generation hours)."""
+    return (f'{{"MessageType": "PositionReport", "MetaData": {{"MMSI": {mmsi}, "MMSI_String": "{mmsi}", '
+            f'"ShipName": "", "latitude": {lat}, "longitude": {lon}, "time_utc": "{_stamp(ts)}"}}, '
+            f'"Message": {{"PositionReport": {{"UserID": {mmsi}, "Latitude": {lat}, "Longitude": {lon}, '
+            f'"Sog": {sog}, "Cog": {cog}, "TrueHeading": {int(cog) % 360}, "NavigationalStatus": 0, '
+            f'"Timestamp": {int(ts) % 60}, "Valid": true}}}}}}')
 
 
 def _static(mmsi: int, ts: float) -> str:
