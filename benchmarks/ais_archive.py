@@ -104,15 +104,14 @@ def _live(root: Path, part: Path) -> dict:
 
 def _file_hash(path: Path) -> int:
     """The pandas content hash of the stored rows, summed batch by batch (the same as over one frame)."""
-    import numpy as np
     import pandas as pd
 
     from shipchips_core.ais.snapshot_dataset import AisDataset
 
-    total = np.uint64(0)
-    for df in AisDataset(path).batches():
-        total += pd.util.hash_pandas_object(df, index=False).sum()
-    return int(total)
+    total = 0
+    for df in AisDataset(path).batches():  # uint64 sums wrap: the same wrap-around as one frame's sum
+        total = (total + int(pd.util.hash_pandas_object(df, index=False).sum())) % 2**64
+    return total
 
 
 def _write_partition(df, path: Path) -> None:
