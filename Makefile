@@ -27,6 +27,7 @@ clean:
 
 # speed and memory figures against the issues' targets (inputs are generated once under ~/.cache)
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m benchmarks.chip_throughput
 	$(BIN)/python -m benchmarks.ais_archive
 	$(BIN)/python -m benchmarks.ais_collector

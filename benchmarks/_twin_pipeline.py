@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from shipchips_core.ais import archives
+from shipchips_core.ais.snapshot_dataset import AisDataset
 from shipchips_core.chips.job import ChipJob, cut_partition
 from shipchips_core.config import Config
 from shipchips_core.dataset import paths
@@ -64,7 +65,9 @@ def run_day(world: World, catalog_dir: Path, dataset_root: Path, cfg: Config) ->
     generate_catalog(world, catalog_dir, collections=cfg.stac.collections)  # cached: complete items are kept
     storage = LocalStorage(dataset_root)
     messages = land_ais(world, storage, day)
-    ais, _, _ = archives.build_day(storage, cfg.ais, day, cfg.areas)
+    staged = AisDataset.staged(storage, day)
+    archives.build_day(storage, cfg.ais, day, cfg.areas, staged.path)
+    ais = staged.frame()  # a twin day is small: the label benchmark keeps the frame it inspects
     with StacApiTwin(catalog_dir) as api:
         stac = dataclasses.replace(cfg.stac, url=api.url)
         history = overpass.search_history(stac, areas_bbox(cfg), day, cfg.plan.history_days)

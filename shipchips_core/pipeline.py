@@ -14,6 +14,7 @@ from datetime import date
 import pandas as pd
 
 from shipchips_core.ais import archives
+from shipchips_core.ais.snapshot_dataset import AisDataset
 from shipchips_core.catalog import qa_report as qa
 from shipchips_core.catalog.tile_index import build_tile_index
 from shipchips_core.chips import cleanup
@@ -21,16 +22,20 @@ from shipchips_core.chips.job import ChipJob, ProgressFn, cut_partition
 from shipchips_core.config import Config
 from shipchips_core.dataset import schemas
 from shipchips_core.dataset.storage import LocalStorage
-from shipchips_core.matching.candidates import match_candidates
+from shipchips_core.matching.candidates import fix_windows, match_candidates
 from shipchips_core.plan import overpass, pending
-from shipchips_core.plan.acquisition import build_acquisition_plan, search_window
+from shipchips_core.plan.acquisition import plan_from_vessels, search_window, vessel_fixes
 from shipchips_core.plan.status import resolve_plan
 from shipchips_core.sentinel2 import radiometry_check, search
 
 
+# a day's AIS: the stored partition's lazy handle (what the assets get), or a frame (a small day, a test)
+AisInput = AisDataset | pd.DataFrame
+
+
 @dataclass(frozen=True)
 class StageResult:
-    table: pd.DataFrame
+    table: pd.DataFrame | AisDataset  # ais_snapshots: a handle on the validated file, staged to be stored
     counts: dict[str, int] = field(default_factory=dict)  # what the stage kept, dropped and why
     facts: dict[str, object] = field(default_factory=dict)  # other things worth recording (origins, paths)
 
@@ -41,18 +46,26 @@ def _counts(counter) -> dict[str, int]:
 
 def ais_snapshots(cfg: Config, storage: LocalStorage, day: date) -> StageResult:
     """Every cleaned AIS position of the day inside the areas, with static data joined: from the day's
-    archive file when `ais.archives` covers the day, else from the collector's landing files."""
-    df, counts, origin = archives.build_day(storage, cfg.ais, day, cfg.areas)
-    return StageResult(df, _counts(counts), {"ais_origin": origin})
+    archive file when `ais.archives` covers the day, else from the collector's landing files. Streamed
+    into a staged file beside the partition (validated before it appears); the IO manager stores it."""
+    staged = AisDataset.staged(storage, day)
+    counts, origin = archives.build_day(storage, cfg.ais, day, cfg.areas, staged.path)
+    return StageResult(staged, _counts(counts), {"ais_origin": origin})
 
 
-def acquisition_plan(cfg: Config, storage: LocalStorage, day: date, ais: pd.DataFrame) -> StageResult:
+def _last_reports(ais: AisInput) -> pd.DataFrame:
+    """Each vessel's last report: all `latest_vessel_facts` looks at (chips, tile index)."""
+    return ais.last_reports() if isinstance(ais, AisDataset) else ais
+
+
+def acquisition_plan(cfg: Config, storage: LocalStorage, day: date, ais: AisInput) -> StageResult:
     """One row per vessel: its expected overpass window, predicted from the catalogue's acquisitions of the
     `plan.history_days` before the day (solar-time rule as fallback); rewrites `plan/pending.csv`."""
     history = None
     if not ais.empty:  # a day without vessels searches nothing
         history = overpass.search_history(cfg.stac, cfg.areas_bbox, day, cfg.plan.history_days)
-    df = build_acquisition_plan(ais, day, cfg.plan, cfg.matching, history)
+    per_vessel = ais.vessel_fixes() if isinstance(ais, AisDataset) else vessel_fixes(ais)
+    df = plan_from_vessels(per_vessel, day, cfg.plan, cfg.matching, history)
     facts = {
         "pending_csv_rows": pending.write_pending_csv(storage, day, df),
         "history_acquisitions": 0 if history is None else len(history),
@@ -74,20 +87,23 @@ def scene_metadata(cfg: Config, plan: pd.DataFrame) -> StageResult:
     return StageResult(rows, _counts(counts))
 
 
-def chip_candidates(cfg: Config, plan: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame) -> StageResult:
+def chip_candidates(cfg: Config, plan: pd.DataFrame, scenes: pd.DataFrame, ais: AisInput) -> StageResult:
     """Every (planned vessel, scene in its window) pair with the ship's position at sensing time and
-    whether it can be chipped (`match_status`, e.g. `outside_footprint`)."""
+    whether it can be chipped (`match_status`, e.g. `outside_footprint`). From a stored day it reads only
+    the candidates' vessels' fixes within FIX_WINDOW_MARGIN_S of their scenes (and one either side)."""
+    if isinstance(ais, AisDataset):
+        ais = ais.fixes_near(fix_windows(plan, scenes, cfg.stac.collection_order))
     df = match_candidates(plan, scenes, ais, cfg.matching, cfg.stac.collection_order)
     return StageResult(df, _counts(Counter(f"match_status/{s}" for s in df["match_status"])))
 
 
 def chips(
-    cfg: Config, storage: LocalStorage, day: date, candidates: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame,
+    cfg: Config, storage: LocalStorage, day: date, candidates: pd.DataFrame, scenes: pd.DataFrame, ais: AisInput,
     progress: ProgressFn | None = None,
 ) -> StageResult:
     """Cut every candidate placed inside its scene: one row per attempt (ok / dropped / failed + reason).
     `progress(done, planned)` is told as attempts finish (for a bar; off by default)."""
-    df, not_attempted = cut_partition(ChipJob(storage, day, cfg), candidates, scenes, ais, progress)
+    df, not_attempted = cut_partition(ChipJob(storage, day, cfg), candidates, scenes, _last_reports(ais), progress)
     outcome = Counter(df["status"]) + Counter({f"reason/{r}": n for r, n in Counter(df["reason"].dropna()).items()})
     return StageResult(df, _counts(outcome + not_attempted))
 
@@ -100,15 +116,18 @@ def plan_status(
     return StageResult(resolved, _counts(Counter(resolved["status"])), {"pending_csv_rows": pending.write_pending_csv(storage, day, None)})
 
 
-def tile_index(chips_table: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame, chip_size: int = 256) -> StageResult:
+def tile_index(chips_table: pd.DataFrame, scenes: pd.DataFrame, ais: AisInput, chip_size: int = 256) -> StageResult:
     """One row per chip written, with scene and vessel facts and its GeoParquet geometry."""
-    return StageResult(build_tile_index(chips_table, scenes, ais, chip_size=chip_size))
+    return StageResult(build_tile_index(chips_table, scenes, _last_reports(ais), chip_size=chip_size))
 
 
 def qa_report(
-    storage: LocalStorage, day: date, ais: pd.DataFrame, plan: pd.DataFrame, scenes: pd.DataFrame, chips_table: pd.DataFrame
+    storage: LocalStorage, day: date, ais: AisInput, plan: pd.DataFrame, scenes: pd.DataFrame, chips_table: pd.DataFrame
 ) -> StageResult:
-    """`QA/reports/{day}.html` and its one-row summary; `plan` is the resolved plan (`plan_status`)."""
+    """`QA/reports/{day}.html` and its one-row summary; `plan` is the resolved plan (`plan_status`).
+    Its map draws every track, so it reads the day's rows (not yet narrowed to its columns)."""
+    if isinstance(ais, AisDataset):
+        ais = ais.frame()
     summary = qa.build_qa_report(day, ais=ais, plan=plan, scenes=scenes, chips=chips_table, storage=storage)
     return StageResult(summary, facts={"report": storage.path(summary["report_path"].iloc[0])})
 

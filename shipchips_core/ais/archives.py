@@ -1,7 +1,7 @@
 """Historical AIS archives into `ais_snapshots`, and which source feeds each daily partition.
 
 A day covered by an `ais.archives` entry is read from that entry's daily file; every other day from
-the collector's landing files (`clean.build_ais_snapshots`). Archive files are paths or http(s) URLs:
+the collector's landing files (`landing_day.stream_landing_day`). Archive files are paths or http(s) URLs:
 `.csv`, `.zip` holding one CSV, `.csv.zst` / `.csv.gz`. They are streamed, never loaded whole:
 pyarrow's CSV reader parses BLOCK_BYTES at a time (a `.zip` member and a `.zst` decompress on the
 fly), the row rules drop and count most of a day right away, and only the kept rows are converted
@@ -19,12 +19,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import date
 from http.client import HTTPException
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from shipchips_core.ais import clean, dma, noaa
+from shipchips_core.ais import clean, day_stream, dma, landing_day, noaa, snapshot_dataset
 from shipchips_core.ais.csv_layout import CANONICAL, Layout, canonical, row_keys
 from shipchips_core.config import AisConfig
 from shipchips_core.dataset import paths
@@ -43,50 +44,58 @@ class ArchiveError(RuntimeError):
     """An archive file cannot be read or is not in the configured format; the message names it."""
 
 
-def build_day(
-    storage: LocalStorage, ais: AisConfig, day: date, areas: Iterable
-) -> tuple[pd.DataFrame, dict[str, int], str]:
-    """The cleaned snapshot of `day` from the source the config assigns it, its counts, and where it
-    came from (the archive location, or the landing folder)."""
+def build_day(storage: LocalStorage, ais: AisConfig, day: date, areas: Iterable, out: Path) -> tuple[dict[str, int], str]:
+    """Clean `day` from the source the config assigns it into the parquet file `out` (validated, then
+    renamed into place); returns its counts and where it came from (the archive, or the landing folder)."""
     entry = ais.archive_for(day)
     if entry is None:
-        df, counts = clean.build_ais_snapshots(storage, day, areas)
-        return df, counts, paths.ais_landing_dir(day)
+        return landing_day.stream_landing_day(storage, day, areas, out), paths.ais_landing_dir(day)
     location = entry.location_for(day)
-    df, counts = read_archive(location, entry.format, day, areas)
-    return df, counts, location
+    return stream_archive(location, entry.format, day, areas, out), location
 
 
 def read_archive(location: str, fmt: str, day: date, areas: Iterable) -> tuple[pd.DataFrame, dict[str, int]]:
-    """The cleaned snapshot of `day` from one archive file (`fmt`: "noaa" or "dma") and its counts:
-    rows_read = positions_kept + every drop reason."""
+    """The cleaned snapshot of `day` from one archive file as a frame, and its counts (for a small day:
+    a script, a test; the pipeline streams into the partition's file with `stream_archive`)."""
+    with tempfile.TemporaryDirectory(prefix="shipchips-ais-") as tmp:
+        out = Path(tmp) / "day.parquet"
+        counts = stream_archive(location, fmt, day, areas, out)
+        return snapshot_dataset.AisDataset(out).frame(), counts
+
+
+def stream_archive(location: str, fmt: str, day: date, areas: Iterable, out: Path) -> dict[str, int]:
+    """Clean `day` from one archive file (`fmt`: "noaa" or "dma") into `out`; its counts:
+    rows_read = positions_kept + every drop reason. The kept rows are spilled as they are read."""
     rows = clean.RowFilter(day, areas)
-    try:
-        with _local(location) as src:
-            layout = _layout(fmt, _header(src), location)
-            positions, statics, rows_read = _stream(src, layout, rows)
-    except ArchiveError:
-        raise
-    except (pa.ArrowException, OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error, HTTPException) as exc:
-        raise ArchiveError(f"AIS archive {location}: {exc}") from exc
-    counts = {"rows_read": rows_read, "positions_kept": 0, **rows.counts}
-    statics = _frame([_static_versions(statics)], STATIC_SCHEMA)
-    return clean.finish(_frame(positions, POSITION_SCHEMA), statics, counts, layout.source), counts
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".ais-work-") as work:
+        sink = day_stream.PositionSink(Path(work))
+        try:
+            with _local(location) as src:
+                layout = _layout(fmt, _header(src), location)
+                statics, rows_read = _stream(src, layout, rows, sink)
+        except ArchiveError:
+            raise
+        except (pa.ArrowException, OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error, HTTPException) as exc:
+            raise ArchiveError(f"AIS archive {location}: {exc}") from exc
+        counts = {"rows_read": rows_read, "positions_kept": 0, **rows.counts}
+        static = clean.latest_static(_frame([_static_versions(statics)], STATIC_SCHEMA))
+        day_stream.write_snapshot(sink, static, counts, layout.source, out)
+    return counts
 
 
-def _stream(src: str, layout: Layout, rows: clean.RowFilter) -> tuple[list[pa.Table], list[pa.Table], int]:
-    """(kept positions, static versions, rows read) of one file, block by block."""
+def _stream(src: str, layout: Layout, rows: clean.RowFilter, sink: day_stream.PositionSink) -> tuple[list[pa.Table], int]:
+    """(static versions, rows read) of one file, block by block; the kept positions go to `sink`."""
     read = pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=True)
-    positions, statics, rows_read = [], [], 0
+    statics, rows_read = [], 0
     with _open(src) as stream:
         for batch in pacsv.open_csv(stream, read_options=read, convert_options=layout.convert_options()):
             rows_read += batch.num_rows
             mask = rows.keep(*row_keys(batch, layout))
             if mask.any():
                 table = canonical(batch.filter(pa.array(mask)), layout)
-                positions.append(table.select(POSITION_SCHEMA.names))
+                sink.add(table.select(POSITION_SCHEMA.names))
                 statics.append(_static_versions([table.select(STATIC_SCHEMA.names)]))
-    return positions, statics, rows_read
+    return statics, rows_read
 
 
 def _static_versions(tables: list[pa.Table]) -> pa.Table:

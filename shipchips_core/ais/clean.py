@@ -1,8 +1,9 @@
 """A day's AIS snapshot: the cleaning rules (SPEC-NOTES §2), the same for every source.
 
-Sources (the landed aisstream messages here, the daily archives in `archives.py`) stream their rows
-through `RowFilter`, which applies the rules decided row by row, then hand the survivors to `finish`
-for the rules that need the whole day (duplicates, impossible jumps) and the static join. Each dropped
+Sources (the landed aisstream messages in `landing_day.py`, the daily archives in `archives.py`) stream
+their rows through `RowFilter`, which applies the rules decided row by row, then `day_stream` hands the
+survivors, sorted out of core in runs of whole MMSIs, to `finish_with` for the rules that need the
+whole day of a vessel (duplicates, impossible jumps) and the static join. Each dropped
 row is counted under the first rule it fails, in `DROP_REASONS` order, so the counts add up:
 rows read = positions_kept + drops (+ static records and malformed messages for aisstream).
 Not-available motion values (SOG 102.3, COG 360, heading 511, out-of-range status) are nulled, not
@@ -14,20 +15,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import date
-from operator import attrgetter
 
 import numpy as np
 import pandas as pd
-
-from shipchips_core.ais.messages import (
-    MALFORMED_REASONS,
-    MalformedMessage,
-    PositionRecord,
-    StaticRecord,
-    parse_message,
-)
-from shipchips_core.dataset import paths
-from shipchips_core.dataset.storage import LocalStorage
 
 SOURCE = "aisstream"
 MAX_SPEED_KN = 60.0  # faster than any ship: a jump beyond this is a bad fix
@@ -106,7 +96,12 @@ def finish(positions: pd.DataFrame, statics: pd.DataFrame | None, counts: dict, 
     latest static data per MMSI joined. `statics` None: the static fields are columns of `positions`.
     Adds the drop and not-available counts to `counts`. The rules run on index arrays; the output
     frame is built once, so a large day is not copied column by column at every step."""
-    static = latest_static(positions if statics is None else statics)
+    return finish_with(positions, latest_static(positions if statics is None else statics), counts, source)
+
+
+def finish_with(positions: pd.DataFrame, static: pd.DataFrame, counts: dict, source: str) -> pd.DataFrame:
+    """`finish` with the per-MMSI static data already merged (`latest_static`). A streaming source calls
+    it on runs of whole MMSIs in (mmsi, time, read order): the day-wide rules only look within one MMSI."""
     mmsi = positions["mmsi"].to_numpy("int64")
     t_ns = positions["time_utc"].astype("datetime64[ns, UTC]").astype("int64").to_numpy()
     order = np.lexsort((t_ns, mmsi))  # stable: among equal (mmsi, time) the first read comes first
@@ -248,47 +243,3 @@ def _take(values, idx: np.ndarray):
     out = np.asarray(values, dtype=object).take(np.maximum(idx, 0)) if len(values) else np.empty(len(idx), object)
     out[idx < 0] = None  # pandas' own take fills text with NaN
     return out
-
-
-# -- aisstream: the collector's landing files ------------------------------------------------------
-def build_ais_snapshots(storage: LocalStorage, day: date, areas: Iterable) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Cleaned positions of `day` inside any of `areas` (AreaOfInterest or [min_lon, min_lat, max_lon, max_lat])
-    from the landed messages, with the latest static data per MMSI, and the counts of what was read and dropped."""
-    positions, statics, counts = _read_day(storage, day)
-    df = _positions_frame(positions)
-    rows = RowFilter(day, areas)
-    mask = rows.keep(df["mmsi"].to_numpy("int64"), df["time_utc"].astype("int64").to_numpy(),
-                     df["lat"].to_numpy(float), df["lon"].to_numpy(float))
-    counts.update(rows.counts, static_records=len(statics))
-    fields = ("mmsi", "time_utc", *STATIC_FIELDS)
-    st = pd.DataFrame(list(map(attrgetter(*fields), statics)), columns=list(fields))
-    st["time_utc"] = pd.to_datetime(st["time_utc"], utc=True)
-    return finish(df[mask], st.astype({"mmsi": "int64"}), counts, SOURCE), counts
-
-
-def _read_day(storage: LocalStorage, day: date) -> tuple[list[PositionRecord], list[StaticRecord], dict[str, int]]:
-    counts = {"messages_read": 0, "positions_kept": 0, "static_records": 0}
-    counts.update({f"malformed_{r}": 0 for r in MALFORMED_REASONS})
-    positions, statics = [], []
-    for rel in storage.list(paths.ais_landing_dir(day), ".jsonl"):
-        if rel.rsplit("/", 1)[-1].startswith("quarantine"):
-            continue
-        for line in storage.read_bytes(rel).split(b"\n"):
-            if not line.strip():
-                continue
-            counts["messages_read"] += 1
-            try:
-                rec = parse_message(line)
-            except MalformedMessage as exc:
-                counts[f"malformed_{exc.reason}"] += 1
-                continue
-            (positions if isinstance(rec, PositionRecord) else statics).append(rec)
-    return positions, statics, counts
-
-
-def _positions_frame(records: list[PositionRecord]) -> pd.DataFrame:
-    rows = list(map(attrgetter(*POSITION_FIELDS), records))
-    df = pd.DataFrame(rows, columns=list(POSITION_FIELDS))
-    df["time_utc"] = pd.to_datetime(df["time_utc"], utc=True).astype("datetime64[ns, UTC]")
-    return df.astype({"mmsi": "int64", "lat": "float64", "lon": "float64", "sog_kn": "float64",
-                      "cog_deg": "float64", "heading_deg": "float64", "nav_status": "Int64"})

@@ -24,6 +24,7 @@ from shipchips_core.sentinel2 import detectors
 from shipchips_core.sentinel2.sensing import REFERENCE_BAND, SceneTiming, tile_centre
 
 log = logging.getLogger(__name__)
+FIX_WINDOW_MARGIN_S = 900.0  # far beyond any sensing offset of a tile (a few seconds)
 
 MATCH_OK = "ok"
 SENSING_ITERATIONS = 2  # a row moves ~v·Δt ≤ 80 m after the first pass: ≤ 12 ms; the second settles it
@@ -57,6 +58,21 @@ def candidate_pairs(plan: pd.DataFrame, scenes: pd.DataFrame, collections: tuple
     inside = (pairs["datetime"] >= pairs["window_start"]) & (pairs["datetime"] <= pairs["window_end"])
     pairs = pairs[inside].rename(columns={"datetime": "acq_time"})
     return pairs.drop(columns=["window_start", "window_end"]).reset_index(drop=True)
+
+
+def fix_windows(plan: pd.DataFrame, scenes: pd.DataFrame, collections: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Per vessel with a candidate, the span (mmsi, start, end) its sensing times can fall in: its scenes'
+    acquisition times widened by FIX_WINDOW_MARGIN_S (a granule's sensing offset is seconds). Matching
+    needs only the fixes inside it and the nearest one either side (`AisDataset.fixes_near`)."""
+    pairs = candidate_pairs(plan, scenes, collections)
+    if pairs.empty:
+        return pd.DataFrame({"mmsi": pd.Series(dtype="int64"), "start": pd.Series(dtype="datetime64[ns, UTC]"),
+                             "end": pd.Series(dtype="datetime64[ns, UTC]")})
+    acq = pd.to_datetime(pairs["acq_time"], utc=True)
+    margin = pd.Timedelta(seconds=FIX_WINDOW_MARGIN_S)
+    by_vessel = pd.DataFrame({"mmsi": pairs["mmsi"].astype("int64"), "t": acq}).groupby("mmsi")["t"]
+    spans = by_vessel.agg(start="min", end="max").reset_index()
+    return spans.assign(start=spans["start"] - margin, end=spans["end"] + margin)
 
 
 def match_candidates(

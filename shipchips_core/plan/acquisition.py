@@ -37,8 +37,12 @@ def build_acquisition_plan(
 
     `history` (`overpass.history_rows`/`search_history`) predicts the overpass; a vessel under several
     tiles flown on `day` gets the earliest. Without it, every row uses the solar-time rule."""
-    if ais.empty:
-        return empty_frame("acquisition_plan")
+    return plan_from_vessels(vessel_fixes(ais), day, plan, matching, history)
+
+
+def vessel_fixes(ais: pd.DataFrame) -> pd.DataFrame:
+    """One row per MMSI (sorted): median lon/lat, first and last fix time, number of fixes (what the plan
+    needs of the day's AIS; `AisDataset.vessel_fixes` computes the same from the stored partition)."""
     per_vessel = ais.groupby("mmsi", sort=True).agg(
         lon=("lon", "median"),
         lat=("lat", "median"),
@@ -46,7 +50,15 @@ def build_acquisition_plan(
         last_fix_time=("time_utc", "max"),
         n_fixes=("time_utc", "size"),
     )
-    per_vessel = per_vessel.reset_index()
+    return per_vessel.reset_index()
+
+
+def plan_from_vessels(
+    per_vessel: pd.DataFrame, day: date, plan: PlanConfig, matching: MatchingConfig, history: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """`build_acquisition_plan` from the day's `vessel_fixes`."""
+    if per_vessel.empty:
+        return empty_frame("acquisition_plan")
     solar = expected_overpass(day, per_vessel["lon"].to_numpy(), plan.overpass_local_solar_hour)
     predicted = overpass.vessel_overpasses(overpass.predict(history, day), per_vessel["lon"], per_vessel["lat"])
     from_history = predicted["expected"].notna()

@@ -9,6 +9,8 @@ import dagster as dg
 import pandas as pd
 from dagster_pandera import pandera_schema_to_dagster_type
 
+from shipchips_core.ais import day_stream
+from shipchips_core.ais.snapshot_dataset import AisDataset
 from shipchips_core.dataset import schemas
 from shipchips_core.pipeline import StageResult
 from shipchips_dagster.lib.partitions import DAILY
@@ -17,6 +19,12 @@ from shipchips_dagster.lib.table_io import DATASET_KEY, SCHEMA_KEY
 TABLE_IO = "table_io"
 # one Dagster type per schema (Dagster refuses two types of the same name)
 DAGSTER_TYPES = {name: pandera_schema_to_dagster_type(schema) for name, schema in schemas.SCHEMAS.items()}
+# tables too big for a frame travel as a lazy handle on their validated file (the IO manager stores it)
+LAZY_TYPES = {
+    "ais_snapshots": dg.DagsterType(
+        name="AisDataset", type_check_fn=lambda _, value: isinstance(value, AisDataset),
+        description="A lazy handle on an ais_snapshots parquet file validated against the pandera schema."),
+}
 
 
 def table_asset(name: str, *, group: str, schema: str | None = None, dataset: str | None = None, deps: tuple = ()):
@@ -27,15 +35,15 @@ def table_asset(name: str, *, group: str, schema: str | None = None, dataset: st
         name=name,
         partitions_def=DAILY,
         io_manager_key=TABLE_IO,
-        dagster_type=DAGSTER_TYPES[schema],
+        dagster_type=LAZY_TYPES.get(schema) or DAGSTER_TYPES[schema],
         group_name=group,
         metadata=metadata,
         deps=list(deps),
-        kinds={"pandas", "parquet"},
+        kinds={"parquet", "duckdb"} if schema in LAZY_TYPES else {"pandas", "parquet"},
     )
 
 
-def output(context: dg.AssetExecutionContext, result: StageResult) -> pd.DataFrame:
+def output(context: dg.AssetExecutionContext, result: StageResult) -> pd.DataFrame | AisDataset:
     """Record a stage's counts and facts as the materialization's metadata; hand its table on."""
     facts = {k: dg.MetadataValue.path(str(v)) if isinstance(v, Path) else v for k, v in result.facts.items()}
     context.add_output_metadata({**{f"count/{k}": v for k, v in result.counts.items()}, **facts})
@@ -49,10 +57,13 @@ def schema_check(asset: str, schema: str | None = None) -> dg.AssetChecksDefinit
 
     @dg.asset_check(asset=asset, name=f"{asset}_schema", partitions_def=DAILY, blocking=True,
                     description=f"The stored partition validates against the pandera schema {schema!r}.")
-    def _check(table: pd.DataFrame) -> dg.AssetCheckResult:
+    def _check(table) -> dg.AssetCheckResult:  # a frame, or the lazy handle of a LAZY_TYPES table
         try:
-            schemas.validate(schema, table)
-        except schemas.SchemaViolation as exc:
+            if isinstance(table, AisDataset):  # batch by batch, the whole-table rule in SQL
+                day_stream.validate_file(table.path)
+            else:
+                schemas.validate(schema, table)
+        except (schemas.SchemaViolation, day_stream.SnapshotRefused) as exc:
             return dg.AssetCheckResult(passed=False, metadata={"error": str(exc)[:2000]})
         return dg.AssetCheckResult(passed=True, metadata={"rows": len(table)})
 

@@ -7,25 +7,31 @@ and renamed into place, so concurrent partitions never contend, a run replaces o
 partition, and any DuckDB session reads all partitions as one table (hive partitioning).
 
 Schema enforcement happens here, before anything is written: an invalid table raises and the
-previous version of the partition stays untouched. A `_lineage.json` beside each file records what
+previous version of the partition stays untouched. A table too big for a frame (`LAZY_TABLES`:
+ais_snapshots) arrives as an `AisDataset` its stage already streamed and validated into a staged file
+beside the partition; storing it is a rename, and downstream assets get the same kind of lazy handle. A `_lineage.json` beside each file records what
 produced it (run, partition, upstream assets, row count, content hash, schema).
 """
 
 
 import hashlib
 import json
+import os
 from datetime import date
 
 import dagster as dg
 import duckdb
 import pandas as pd
 
+from shipchips_core.ais.clean import COLUMNS
+from shipchips_core.ais.snapshot_dataset import AisDataset
 from shipchips_core.catalog import geoparquet
 from shipchips_core.dataset import paths, schemas
 from shipchips_dagster.lib.resource import ShipchipsResource
 
 DATASET_KEY = "shipchips/dataset"
 SCHEMA_KEY = "shipchips/schema"
+LAZY_TABLES = {"ais_snapshots"}  # handed downstream as a lazy handle on the stored file, not a frame
 
 
 def _meta(definition_metadata: dict | None, key: str):
@@ -70,38 +76,45 @@ class ParquetTableIOManager(dg.ConfigurableIOManager):
     def _location(self, context: dg.OutputContext | dg.InputContext, table: str, day: date | None) -> str:
         return paths.partition_file(dataset_for(table, context.definition_metadata), day)
 
-    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame | AisDataset) -> None:
         table = context.asset_key.path[-1]
         schema = schema_for(table, context.definition_metadata)
-        df = schemas.validate(schema, obj) if schema else obj  # raises before anything is written
         day = date.fromisoformat(context.partition_key) if context.has_partition_key else None
         rel = self._location(context, table, day)
         storage = self.shipchips.storage
-        # the tile index is GeoParquet (geometry metadata, sorted, row groups sized for its queries)
-        write = geoparquet.write if schema in geoparquet.GEOPARQUET_TABLES else _copy_to_parquet
-        with storage.temporary_path(rel) as tmp:
-            write(df[list(schemas.SCHEMAS[schema].columns)] if schema else df, str(tmp))
-            digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+        if isinstance(obj, AisDataset):  # streamed and validated by its stage: storing it is a rename
+            with storage.temporary_path(rel) as tmp:
+                os.replace(obj.path, tmp)
+                rows, digest = len(AisDataset(tmp)), _sha256(tmp)
+            dtypes = {c: str(pd.Series(dtype=t).dtype) for c, t in COLUMNS.items()}
+        else:
+            df = schemas.validate(schema, obj) if schema else obj  # raises before anything is written
+            # the tile index is GeoParquet (geometry metadata, sorted, row groups sized for its queries)
+            write = geoparquet.write if schema in geoparquet.GEOPARQUET_TABLES else _copy_to_parquet
+            with storage.temporary_path(rel) as tmp:
+                write(df[list(schemas.SCHEMAS[schema].columns)] if schema else df, str(tmp))
+                digest = _sha256(tmp)
+            rows, dtypes = int(len(df)), {c: str(t) for c, t in df.dtypes.items()}
         lineage = {
             "asset": table,
             "partition": context.partition_key if context.has_partition_key else None,
             "run_id": context.run_id,
             "upstream": sorted(k.to_user_string() for k in _upstream_keys(context)),
-            "rows": int(len(df)),
+            "rows": rows,
             "sha256": digest,
-            "schema": {c: str(t) for c, t in df.dtypes.items()},
+            "schema": dtypes,
         }
         storage.write_bytes(rel.rsplit("/", 1)[0] + "/_lineage.json", json.dumps(lineage, indent=2, sort_keys=True).encode())
         context.add_output_metadata(
             {
-                "rows": len(df),
+                "rows": rows,
                 "path": dg.MetadataValue.path(str(storage.path(rel))),
                 "sha256": digest,
-                "dagster/row_count": len(df),
+                "dagster/row_count": rows,
             }
         )
 
-    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame | AisDataset:
         table = context.asset_key.path[-1]
         day = date.fromisoformat(context.asset_partition_key) if context.has_asset_partitions else None
         upstream_meta = context.upstream_output.definition_metadata if context.upstream_output else None
@@ -110,6 +123,8 @@ class ParquetTableIOManager(dg.ConfigurableIOManager):
         if not path.exists():
             raise FileNotFoundError(f"{table} has no stored partition {day}: {path} is missing; materialize it first")
         schema = schema_for(table, upstream_meta)
+        if schema in LAZY_TABLES:  # downstream stages read only the columns and vessels they need
+            return AisDataset(path)
         df = _read_parquet(str(path))
         return conform(df, schema) if schema else df
 
@@ -119,6 +134,14 @@ def _upstream_keys(context: dg.OutputContext) -> list[dg.AssetKey]:
         return list(context.step_context.job_def.asset_layer.get(context.asset_key).parent_keys)
     except Exception:  # lineage is best effort outside a full job (e.g. direct IO manager tests)
         return []
+
+
+def _sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:  # in blocks: a world day's file is hundreds of MB
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _copy_to_parquet(df: pd.DataFrame, path: str) -> None:

@@ -238,3 +238,27 @@ def test_clay_cubes_and_dataset_statistics_for_the_day(pipeline_run):
     meta = yaml.safe_load(storage.read_bytes(clay.METADATA_YAML))["sentinel-2-l2a"]
     assert meta["band_order"] == list(pipeline_run.cfg.chips.band_assets)
     assert set(meta["bands"]["shipchips_mean"]) == set(meta["band_order"])
+
+
+def test_downstream_stages_read_the_lazy_handle_and_get_what_the_whole_day_frame_gave(pipeline_run):
+    """The assets got an AisDataset; what each stage read through it equals the whole-day frame's answer,
+    so the plan, the candidates (and so the chips' inputs) are those of the frame-based pipeline."""
+    from shipchips_core.ais.snapshot_dataset import AisDataset
+    from shipchips_core.ais.vessels import latest_vessel_facts
+    from shipchips_core.matching.candidates import fix_windows, match_candidates
+    from shipchips_core.plan.acquisition import vessel_fixes
+    from shipchips_dagster.lib.table_io import conform
+
+    ais = AisDataset.partition(pipeline_run.storage, SAMPLE_DAY)
+    whole = ais.frame()
+    assert len(whole) > 1000
+    pd.testing.assert_frame_equal(ais.vessel_fixes(), vessel_fixes(whole), check_exact=True)
+    pd.testing.assert_frame_equal(latest_vessel_facts(ais.last_reports()), latest_vessel_facts(whole))
+    plan = conform(_table(pipeline_run, paths.table_dataset("acquisition_plan")), "acquisition_plan")
+    scenes = conform(_table(pipeline_run, paths.table_dataset("s2_scene_metadata")), "s2_scene_metadata")
+    cfg, order = pipeline_run.cfg, pipeline_run.cfg.stac.collection_order
+    near = ais.fixes_near(fix_windows(plan, scenes, order))
+    assert len(near) < len(whole)  # only the candidates' vessels around their scenes were read
+    from_handle = match_candidates(plan, scenes, near, cfg.matching, order)
+    pd.testing.assert_frame_equal(from_handle, match_candidates(plan, scenes, whole, cfg.matching, order))
+    assert from_handle["match_status"].eq("ok").sum() > 0

@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from shipchips_core import pipeline
+from shipchips_core.ais.snapshot_dataset import AisDataset
 from shipchips_core.dataset import paths
 from shipchips_dagster.lib.partitions import DAILY, partition_day
 from shipchips_dagster.lib.resource import ShipchipsResource
@@ -15,7 +16,7 @@ GROUP = "catalog"
 @table_asset("tile_index", group=GROUP, dataset=paths.TILES_INDEX)
 def tile_index(
     context: dg.AssetExecutionContext, shipchips: ShipchipsResource, chips: pd.DataFrame, s2_scene_metadata: pd.DataFrame,
-    ais_snapshots: pd.DataFrame,
+    ais_snapshots: AisDataset,
 ) -> pd.DataFrame:
     """`indexes/tiles.parquet` (GeoParquet): one row per chip written, with scene and vessel facts."""
     return output(context, pipeline.tile_index(chips, s2_scene_metadata, ais_snapshots, chip_size=shipchips.config.chips.size))
@@ -25,7 +26,7 @@ def tile_index(
 def qa_report(
     context: dg.AssetExecutionContext,
     shipchips: ShipchipsResource,
-    ais_snapshots: pd.DataFrame,
+    ais_snapshots: AisDataset,
     plan_status: pd.DataFrame,
     s2_scene_metadata: pd.DataFrame,
     chips: pd.DataFrame,

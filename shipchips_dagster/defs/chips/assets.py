@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from shipchips_core import pipeline
+from shipchips_core.ais.snapshot_dataset import AisDataset
 from shipchips_dagster.lib import progress
 from shipchips_dagster.lib.partitions import partition_day
 from shipchips_dagster.lib.resource import ShipchipsResource
@@ -13,7 +14,7 @@ GROUP = "chips"
 
 
 @table_asset("acquisition_plan", group=GROUP)
-def acquisition_plan(context: dg.AssetExecutionContext, shipchips: ShipchipsResource, ais_snapshots: pd.DataFrame) -> pd.DataFrame:
+def acquisition_plan(context: dg.AssetExecutionContext, shipchips: ShipchipsResource, ais_snapshots: AisDataset) -> pd.DataFrame:
     """One row per vessel of the day: its expected Sentinel-2 overpass window, predicted from the STAC
     catalogue's acquisitions of the `plan.history_days` before the day (solar-time rule as fallback)."""
     return output(context, pipeline.acquisition_plan(shipchips.config, shipchips.storage, partition_day(context), ais_snapshots))
@@ -32,7 +33,7 @@ def chip_candidates(
     shipchips: ShipchipsResource,
     acquisition_plan: pd.DataFrame,
     s2_scene_metadata: pd.DataFrame,
-    ais_snapshots: pd.DataFrame,
+    ais_snapshots: AisDataset,
 ) -> pd.DataFrame:
     """Every (planned vessel, scene in its window) pair: the ship's position at sensing time, its
     uncertainty and whether it can be chipped (`match_status`, e.g. `outside_footprint`)."""
@@ -45,7 +46,7 @@ def chips(
     shipchips: ShipchipsResource,
     chip_candidates: pd.DataFrame,
     s2_scene_metadata: pd.DataFrame,
-    ais_snapshots: pd.DataFrame,
+    ais_snapshots: AisDataset,
 ) -> pd.DataFrame:
     """One row per chip attempt (ok / dropped / failed + reason); the chip files go to the dataset root."""
     cfg, day = shipchips.config, partition_day(context)

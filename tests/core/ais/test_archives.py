@@ -17,6 +17,7 @@ import pytest
 
 from shipchips_core.ais import archives
 from shipchips_core.ais.clean import DROP_REASONS
+from shipchips_core.ais.snapshot_dataset import AisDataset
 from shipchips_core.config import ConfigError, load_config
 from shipchips_core.dataset import schemas
 from shipchips_core.dataset.storage import LocalStorage
@@ -209,7 +210,8 @@ def test_config_picks_the_archive_inside_its_range_and_landing_files_outside(tmp
              "location": str(tmp_path / "AIS_{date:%Y_%m_%d}.csv")}
     cfg = load_config(shipped_config, {"SHIPCHIPS__AIS__ARCHIVES": json.dumps([entry])})
     storage = LocalStorage(tmp_path / "root")
-    df, counts, origin = archives.build_day(storage, cfg.ais, DAY, [GALVESTON])
+    counts, origin = archives.build_day(storage, cfg.ais, DAY, [GALVESTON], tmp_path / "day.parquet")
+    df = AisDataset(tmp_path / "day.parquet").frame()
     assert origin == str(tmp_path / "AIS_2022_06_20.csv") and set(df["source"]) == {"noaa"} and len(df) == 4
     outside = date(2022, 7, 1)
     meta = {"MMSI": 367596940, "MMSI_String": "367596940", "ShipName": "", "latitude": 29.3, "longitude": -94.8,
@@ -218,7 +220,8 @@ def test_config_picks_the_archive_inside_its_range_and_landing_files_outside(tmp
             "NavigationalStatus": 0, "Timestamp": 0, "Valid": True}
     storage.write_bytes("ais/20220701/aisstream-1-000000.jsonl", json.dumps(
         {"MessageType": "PositionReport", "MetaData": meta, "Message": {"PositionReport": body}}).encode() + b"\n")
-    df, counts, origin = archives.build_day(storage, cfg.ais, outside, [GALVESTON])
+    counts, origin = archives.build_day(storage, cfg.ais, outside, [GALVESTON], tmp_path / "day.parquet")
+    df = AisDataset(tmp_path / "day.parquet").frame()
     assert origin == "ais/20220701" and set(df["source"]) == {"aisstream"} and counts["messages_read"] == 1
 
 

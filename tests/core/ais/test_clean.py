@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from shipchips_core.ais import clean
-from shipchips_core.ais.clean import COLUMNS, DROP_REASONS, build_ais_snapshots
+from shipchips_core.ais.clean import COLUMNS, DROP_REASONS
+from shipchips_core.ais.landing_day import build_ais_snapshots
 from shipchips_core.ais.stream import CollectorSettings, run_collector
 from shipchips_core.config import AreaOfInterest
 from shipchips_core.dataset import schemas

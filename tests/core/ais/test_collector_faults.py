@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
 from shipchips_core.ais import clean, journal
-from shipchips_core.ais.clean import build_ais_snapshots
+from shipchips_core.ais.landing_day import build_ais_snapshots
 from shipchips_core.ais.landing import LandingError
 from shipchips_core.ais.stream import AisStreamFatal, CollectorSettings, CollectStats, collect, run_collector
 from shipchips_core.config import AreaOfInterest

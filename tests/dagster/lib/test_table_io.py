@@ -55,7 +55,7 @@ def test_valid_table_round_trips_with_its_dtypes(io_manager):
     manager, root = io_manager
     df = ais_rows()
     manager.handle_output(_out(), df)
-    back = manager.load_input(_in())
+    back = manager.load_input(_in()).frame()  # ais_snapshots comes back as a lazy handle
     pd.testing.assert_frame_equal(back, df)
     assert (root / paths.partition_file(paths.table_dataset("ais_snapshots"), date(2026, 6, 15))).exists()
 
@@ -69,7 +69,7 @@ def test_invalid_table_is_refused_and_nothing_lands(io_manager):
     with pytest.raises(schemas.SchemaViolation, match="ais_snapshots") as err:
         manager.handle_output(_out(), bad)
     assert "column=lat" in str(err.value) and "column=mmsi" in str(err.value)
-    kept = manager.load_input(_in())
+    kept = manager.load_input(_in()).frame()
     assert kept.lat.max() == 52.1 and len(kept) == 3
     assert not list(root.rglob("*.tmp"))
 
@@ -87,3 +87,28 @@ def test_a_partition_write_replaces_only_that_partition(io_manager):
     manager.handle_output(_out("2026-06-16"), ais_rows(1, mmsi=244999999))
     assert len(manager.load_input(_in("2026-06-15"))) == 3
     assert len(manager.load_input(_in("2026-06-16"))) == 1
+
+
+def test_a_streamed_day_is_stored_by_a_rename_and_read_back_as_a_lazy_handle(io_manager, tmp_path):
+    """ais_snapshots arrives as a validated staged file: storing it moves it into the partition, the
+    lineage counts its rows, and downstream assets get an AisDataset on it, not a frame."""
+    import json
+
+    from shipchips_core.ais import archives
+    from shipchips_core.ais.snapshot_dataset import AisDataset
+    from shipchips_core.dataset.storage import LocalStorage
+    from tests.core.ais.test_archives import DAY, GALVESTON, noaa_text
+
+    manager, root = io_manager
+    (tmp_path / "day.csv").write_text(noaa_text())
+    staged = AisDataset.staged(LocalStorage(root), date(2026, 6, 15))  # the partition; the rows: an archive day
+    counts = archives.stream_archive(str(tmp_path / "day.csv"), "noaa", DAY, [GALVESTON], staged.path)
+    manager.handle_output(_out(), staged)
+    final = root / paths.partition_file(paths.table_dataset("ais_snapshots"), date(2026, 6, 15))
+    assert final.exists() and not staged.path.exists()
+    assert sorted(p.name for p in final.parent.iterdir()) == ["_lineage.json", "part-0.parquet"]
+    lineage = json.loads((final.parent / "_lineage.json").read_text())
+    assert lineage["rows"] == counts["positions_kept"] == 4 and lineage["schema"]["nav_status"] == "Int64"
+    handle = manager.load_input(_in())
+    assert isinstance(handle, AisDataset) and len(handle) == 4
+    assert handle.frame(columns=("mmsi",))["mmsi"].tolist() == [338123456] + [367596940] * 3
