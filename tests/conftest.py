@@ -14,6 +14,15 @@ from shipchips_twin.world import World, WorldSpec
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_dir_of_the_session(tmp_path_factory):
+    """`shipchips sql`'s indexed copies (catalog/serving.py) go to a folder of the test session, not ~/.cache."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SHIPCHIPS_CACHE_DIR", str(tmp_path_factory.mktemp("shipchips-cache")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture(scope="session")
 def shipped_config() -> Path:
     return REPO / "config.yaml"

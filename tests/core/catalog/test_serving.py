@@ -94,3 +94,21 @@ def test_a_copy_from_an_older_schema_version_is_rebuilt(storage, tmp_path, monke
     con = duckdb.connect()
     rebuilt = serving.attach(con, storage, cache)
     assert rebuilt.loaded == ("2024-05-01", "2024-05-02") and rebuilt.rows == 3
+
+
+def test_shipchips_sql_keeps_its_copy_in_the_cache_dir_unless_told_not_to(storage, tmp_path, capsys):
+    import yaml
+
+    from shipchips_core import cli
+
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"dataset_root": str(storage.root)}))
+    cache = tmp_path / "sql-cache"
+    sql = "SELECT tile_id FROM tiles WHERE mmsi = $m ORDER BY tile_id"
+    assert cli.main(["--config", str(config), "sql", sql, "-p", "m=211000001", "--format", "csv", "--no-cache",
+                     "--cache-dir", str(cache)]) == 0
+    assert not cache.exists()
+    plain = capsys.readouterr().out
+    assert cli.main(["--config", str(config), "sql", sql, "-p", "m=211000001", "--format", "csv", "--cache-dir", str(cache)]) == 0
+    assert capsys.readouterr().out == plain and plain.split() == ["tile_id", "a000000000000001", "a000000000000003"]
+    assert serving.database_path(storage, cache).exists()
