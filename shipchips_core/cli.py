@@ -50,7 +50,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
         with _collect_line(stats, live):
             run_collector(
                 settings,
-                open_storage(cfg.dataset_root),
+                open_storage(cfg.dataset_root, cfg.s3),
                 stop_at=_utc(args.until) if args.until else None,
                 max_seconds=args.max_seconds,
                 stop_on_server_close=False,  # a server's normal close is not the end of a live feed
@@ -102,7 +102,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     try:
         params = dict(query.parse_param(p) for p in args.param)
-        con = query.open_catalog(open_storage(cfg.dataset_root))
+        con = query.open_catalog(open_storage(cfg.dataset_root, cfg.s3))
         try:
             results = query.run(con, sql, params)
         finally:

@@ -11,6 +11,7 @@ full event log in a file, then the day's funnel read back from the stored tables
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import os
 import subprocess
@@ -187,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {**os.environ, **twin.env()}
         os.environ.update(twin.env())
         cfg = load_config()
-        storage = open_storage(cfg.dataset_root)
+        storage = open_storage(cfg.dataset_root, cfg.s3)
         print(f"twin: STAC {twin.stac_url}  aisstream {twin.ais_url}", flush=True)
         _collect(cfg, storage, twin)
         from .definitions import defs
@@ -209,21 +210,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report(storage, day, dagster_home: str, elapsed: float) -> None:
-    tiles = pd.read_parquet(storage.path(paths.partition_file(paths.TILES_INDEX, day)))
+    tiles = pd.read_parquet(io.BytesIO(storage.read_bytes(paths.partition_file(paths.TILES_INDEX, day))))
     print(f"\nshipchips demo done: {day}, {len(tiles)} chips, {elapsed:.1f} s wall\n")
     print(format_summary(day_summary(storage, day)))
     print("\nwhere to look")
     if len(tiles):
         first = tiles.sort_values("tile_id").iloc[0]
-        chip = storage.path(paths.chip_tif(first["split"], int(first["mmsi"]), day, first["tile_id"]))
-        print(f"  a chip:  {chip} (+ _masks.tif, _quicklook.jpg, .json; label under {storage.path('labels')})")
-    print(f"  report:  {storage.path(paths.qa_report(day))}")
-    print(f"  index:   {storage.path(paths.TILES_INDEX)} (GeoParquet)")
+        chip = storage.location(paths.chip_tif(first["split"], int(first["mmsi"]), day, first["tile_id"]))
+        print(f"  a chip:  {chip} (+ _masks.tif, _quicklook.jpg, .json; label under {storage.location('labels')})")
+    print(f"  report:  {storage.location(paths.qa_report(day))}")
+    print(f"  index:   {storage.location(paths.TILES_INDEX)} (GeoParquet)")
     print('  sql:     .venv/bin/shipchips sql "SELECT split, ship_type, count(*) AS chips FROM tiles GROUP BY ALL ORDER BY ALL"')
-    print(f"  stac:    {storage.path(stac.COLLECTION_JSON)} + items {storage.path(stac.STAC_ITEMS)}")
-    print(f"  clay:    {len(storage.list(clay.EXPORT_DIR, suffix='.npz'))} cubes under {storage.path(clay.EXPORT_DIR)}/{{split}}/{clay.PLATFORM}, "
-          f"metadata {storage.path(clay.METADATA_YAML)}")
-    print(f"  stats:   {storage.path(STATS_JSON)}")
+    print(f"  stac:    {storage.location(stac.COLLECTION_JSON)} + items {storage.location(stac.STAC_ITEMS)}")
+    print(f"  clay:    {len(storage.list(clay.EXPORT_DIR, suffix='.npz'))} cubes under {storage.location(clay.EXPORT_DIR)}/{{split}}/{clay.PLATFORM}, "
+          f"metadata {storage.location(clay.METADATA_YAML)}")
+    print(f"  stats:   {storage.location(STATS_JSON)}")
     print(f"  events:  {EVENT_LOG.resolve()}")
     print(f"  UI:      DAGSTER_HOME={dagster_home} .venv/bin/dagster dev -w workspace.yaml")
 

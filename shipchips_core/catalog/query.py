@@ -78,7 +78,7 @@ def open_catalog(storage, database: str = ":memory:", threads: int | None = None
         con.execute(f"SET threads = {int(threads)}")
     for view, (dataset, schema_name) in VIEWS.items():
         if storage.list(dataset, ".parquet"):
-            pattern = _sql_string(str(storage.path(dataset)) + "/**/*.parquet")
+            pattern = _sql_string(storage.duckdb_pattern(con, dataset))
             # unioning by name costs every query a schema pass over every file (about twice the time of a
             # one-vessel lookup over 60 days): only when the days' schemas differ (e.g. older partitions)
             union = "" if _uniform_schema(con, pattern) else ", union_by_name = true"

@@ -95,7 +95,7 @@ class ParquetTableIOManager(dg.ConfigurableIOManager):
         context.add_output_metadata(
             {
                 "rows": len(df),
-                "path": dg.MetadataValue.path(str(storage.path(rel))),
+                "path": dg.MetadataValue.path(storage.location(rel)),
                 "sha256": digest,
                 "dagster/row_count": len(df),
             }
@@ -106,11 +106,13 @@ class ParquetTableIOManager(dg.ConfigurableIOManager):
         day = date.fromisoformat(context.asset_partition_key) if context.has_asset_partitions else None
         upstream_meta = context.upstream_output.definition_metadata if context.upstream_output else None
         rel = paths.partition_file(dataset_for(table, upstream_meta), day)
-        path = self.shipchips.storage.path(rel)
-        if not path.exists():
-            raise FileNotFoundError(f"{table} has no stored partition {day}: {path} is missing; materialize it first")
+        storage = self.shipchips.storage
+        if not storage.exists(rel):
+            raise FileNotFoundError(f"{table} has no stored partition {day}: {storage.location(rel)} is missing; "
+                                    "materialize it first")
         schema = schema_for(table, upstream_meta)
-        df = _read_parquet(str(path))
+        with storage.local_copy(rel) as path:  # the file itself on a local root
+            df = _read_parquet(str(path))
         return conform(df, schema) if schema else df
 
 
