@@ -6,6 +6,8 @@ overrides (endpoints only). The runs execute in this process, recorded in the de
 (`.demo/dagster_home`): one line per asset as it is stored, a bar while chips are cut, Dagster's
 full event log in a file, then the day's funnel read back from the stored tables and where to look.
 `--verbose` (`make demo VERBOSE=1`) runs the `dagster` CLI instead and shows its whole event stream.
+`--s3` (`make demo-s3`) puts the dataset root in a bucket of a local S3-compatible server (moto's, on
+loopback, for the demo's lifetime) instead of ./dataset_root, and says where the objects are.
 """
 
 from __future__ import annotations
@@ -176,7 +178,29 @@ def _log_to_file() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shipchips_dagster.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--verbose", action="store_true", help="show Dagster's whole event stream (the dagster CLI)")
+    parser.add_argument("--s3", action="store_true", help="the dataset root in a bucket of a local S3 server (moto)")
     args = parser.parse_args(argv)
+    if args.s3:
+        return _in_bucket(args)
+    return _demo(args)
+
+
+def _in_bucket(args: argparse.Namespace) -> int:
+    """The demo with `dataset_root: s3://shipchips/dataset` on moto's server (the config's endpoint
+    and the credentials overridden through the environment, as for a real bucket)."""
+    from shipchips_twin.s3_server import running_s3
+
+    with running_s3() as bucket:
+        os.environ.update(bucket.env)
+        print(f"S3: moto on {bucket.endpoint_url}, dataset root {bucket.root}", flush=True)
+        code = _demo(args)
+        objects = bucket.objects()
+        print(f"  bucket:  {len(objects)} objects, {sum(map(len, objects.values())) / 1e6:.1f} MB under {bucket.root} "
+              f"(endpoint {bucket.endpoint_url}; moto keeps them in memory until the demo exits)")
+    return code
+
+
+def _demo(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     world, day = World(), SAMPLE_DAY
     _demo_instance()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from shipchips_core.ais.journal import LandingError
 from shipchips_core.dataset.storage import LocalStorage
 
 log = logging.getLogger(__name__)
@@ -40,4 +41,7 @@ class Shipper:
 
     def landed(self, rel: str) -> bool:
         """A file of this name is already in the bucket (a restart never replaces one)."""
-        return self.remote.exists(rel)
+        try:
+            return self.remote.exists(rel)
+        except OSError as exc:  # the bucket refuses: the collector stops, as for a full disk
+            raise LandingError(f"cannot write AIS landing file {self.remote.uri(rel)}: {exc}") from None

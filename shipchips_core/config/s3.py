@@ -24,7 +24,7 @@ class S3Config:
     addressing_style: str = "auto"
     # botocore's own retries: 5xx, throttling (SlowDown, 503) and dropped connections are retried
     retry_mode: str = "standard"
-    max_attempts: int = 10
+    max_attempts: int = 10  # in all, the first included (botocore's `total_max_attempts`, AWS_MAX_ATTEMPTS)
     connect_timeout_seconds: float = 10.0
     read_timeout_seconds: float = 60.0
     # objects at least this large go up as multipart uploads (boto3's transfer manager), in parts this size

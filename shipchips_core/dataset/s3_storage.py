@@ -38,6 +38,8 @@ _MB = 1024 * 1024
 # error codes that no retry can fix: the environment (bucket, permissions, credentials) is wrong
 _REFUSED = {"NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled",
             "AccountProblem", "InvalidBucketName", "ExpiredToken", "InvalidToken"}
+# what botocore retries; still failing once its attempts are spent, the store is unwell: fail naming the object
+_THROTTLED = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "ServiceUnavailable", "InternalError"}
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -187,7 +189,7 @@ class S3Storage:
                 key=creds.get("aws_access_key_id"), secret=creds.get("aws_secret_access_key"),
                 token=creds.get("aws_session_token"), endpoint_url=s.endpoint_url or None,
                 client_kwargs={"region_name": s.region}, use_listings_cache=False, skip_instance_cache=True,
-                config_kwargs={"retries": {"mode": s.retry_mode, "max_attempts": s.max_attempts},
+                config_kwargs={"retries": {"mode": s.retry_mode, "total_max_attempts": s.max_attempts},
                                "connect_timeout": s.connect_timeout_seconds, "read_timeout": s.read_timeout_seconds,
                                "s3": {"addressing_style": s.addressing_style}})
         return fs
@@ -248,7 +250,7 @@ class S3Storage:
         """A StorageFault naming the object for a refusal no retry fixes, or a transfer that failed
         after botocore's retries; credentials are in neither (botocore's messages hold none)."""
         code = _code(exc)
-        if code in _REFUSED or isinstance(exc, _transfer_errors()):
+        if code in _REFUSED or _status(exc) >= 500 or code in _THROTTLED or isinstance(exc, _transfer_errors()):
             reason = "the request was refused" if code in _REFUSED else "the transfer failed after the client's retries"
             return faults.StorageFault(errno.EIO, f"cannot reach {self.uri(rel)}: {reason} ({type(exc).__name__}: {exc})",
                                        self.uri(rel))
@@ -262,7 +264,7 @@ def make_client(settings: S3Config):
 
     config = BotoConfig(
         region_name=settings.region,
-        retries={"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
+        retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
         connect_timeout=settings.connect_timeout_seconds,
         read_timeout=settings.read_timeout_seconds,
         s3={"addressing_style": settings.addressing_style},
@@ -274,6 +276,11 @@ def make_client(settings: S3Config):
 def _names(fs) -> tuple[str, ...]:
     protocol = fs.protocol
     return (protocol,) if isinstance(protocol, str) else tuple(protocol)
+
+
+def _status(exc: BaseException) -> int:
+    response = getattr(exc, "response", None) or {}
+    return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
 
 
 def _code(exc: BaseException) -> str:

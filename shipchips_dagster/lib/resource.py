@@ -15,8 +15,9 @@ from shipchips_core.dataset.storage import LocalStorage, open_storage
 def s3_resource_for(settings: S3Config) -> S3Resource:
     """dagster-aws's S3 resource for the config's `s3` section (no credentials: those stay in the
     environment or `.env`, so the UI's resource view shows none)."""
+    # S3Resource's max_attempts counts retries (botocore's `max_attempts`); ours counts every attempt
     return S3Resource(endpoint_url=settings.endpoint_url or None, region_name=settings.region,
-                      max_attempts=settings.max_attempts)
+                      max_attempts=settings.max_attempts - 1)
 
 
 class ShipchipsResource(dg.ConfigurableResource):
@@ -42,7 +43,7 @@ class ShipchipsResource(dg.ConfigurableResource):
         s3 = self.s3 or s3_resource_for(cfg.s3)
         # the resource's endpoint, region and attempts win; timeouts, retry mode, transfers from the config
         settings = dataclasses.replace(cfg.s3, endpoint_url=s3.endpoint_url or "", region=s3.region_name or cfg.s3.region,
-                                       max_attempts=s3.max_attempts)
+                                       max_attempts=s3.max_attempts + 1)
         # the resource's own client when it names credentials or a profile; else the same settings with
         # the credentials of the environment or .env
         explicit = s3.aws_access_key_id or s3.profile_name or s3.use_unsigned_session
