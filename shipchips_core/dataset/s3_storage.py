@@ -26,8 +26,8 @@ import os
 import shutil
 import tempfile
 import threading
-from pathlib import Path, PurePosixPath
 from functools import partial
+from pathlib import Path, PurePosixPath
 from typing import IO, Any, Callable, Iterator
 
 from shipchips_core.config.s3 import S3Config
@@ -208,8 +208,11 @@ class S3Storage:
 
     # -- writing ---------------------------------------------------------------------------------
     def write_bytes(self, rel: str, data: bytes) -> str:
-        self._upload(lambda: self.client.upload_fileobj(io.BytesIO(data), self.bucket, self.key(rel),
-                                                         Config=self.transfer_config()), rel)
+        if len(data) < self.settings.multipart_threshold_mb * _MB:  # one PUT, no transfer-manager threads
+            self._upload(lambda: self.client.put_object(Bucket=self.bucket, Key=self.key(rel), Body=data), rel)
+        else:
+            self._upload(lambda: self.client.upload_fileobj(io.BytesIO(data), self.bucket, self.key(rel),
+                                                             Config=self.transfer_config()), rel)
         return rel
 
     @contextlib.contextmanager
@@ -226,8 +229,11 @@ class S3Storage:
         with _scratch_dir() as folder:
             tmp = folder / PurePosixPath(rel).name
             yield tmp
-            self._upload(lambda: self.client.upload_file(str(tmp), self.bucket, self.key(rel),
-                                                          Config=self.transfer_config()), rel)
+            if tmp.stat().st_size < self.settings.multipart_threshold_mb * _MB:
+                self.write_bytes(rel, tmp.read_bytes())
+            else:  # multipart, in parts of multipart_chunksize_mb, visible once the upload completes
+                self._upload(lambda: self.client.upload_file(str(tmp), self.bucket, self.key(rel),
+                                                              Config=self.transfer_config()), rel)
 
     @contextlib.contextmanager
     def deferred_sync(self) -> Iterator[None]:

@@ -66,6 +66,10 @@ def test_large_files_go_up_as_multipart_uploads(s3_root):
     assert storage.read_bytes("exports/clay/big.npz") == blob
     with storage.local_copy("exports/clay/big.npz") as path:
         assert path.read_bytes() == blob
+    with storage.temporary_path("indexes/big.parquet") as tmp:  # a writer that wants a path (GDAL, DuckDB)
+        tmp.write_bytes(blob)
+    head = s3_root.client().head_object(Bucket="shipchips", Key=storage.key("indexes/big.parquet"))
+    assert head["ETag"].strip('"').endswith("-3") and head["ContentLength"] == len(blob)
 
 
 def test_listing_pages_past_a_thousand_keys_and_skips_hidden_names(s3_root):
