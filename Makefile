@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench clean
+.PHONY: demo demo-s3 test test-fast bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/python -m shipchips_dagster.demo $(if $(VERBOSE),--verbose,)
+
+# the same demo with the dataset root in a bucket of a local S3-compatible server (moto, on loopback)
+demo-s3: $(STAMP)
+	$(BIN)/python -m shipchips_dagster.demo --s3 $(if $(VERBOSE),--verbose,)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile

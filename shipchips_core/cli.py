@@ -50,7 +50,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
         with _collect_line(stats, live):
             run_collector(
                 settings,
-                open_storage(cfg.dataset_root),
+                open_storage(cfg.dataset_root, cfg.s3),
                 stop_at=_utc(args.until) if args.until else None,
                 max_seconds=args.max_seconds,
                 stop_on_server_close=False,  # a server's normal close is not the end of a live feed
@@ -103,7 +103,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     try:
         params = dict(query.parse_param(p) for p in args.param)
         cache = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else serving.default_cache_dir()
-        con = query.open_catalog(open_storage(cfg.dataset_root), serving_cache=cache,
+        con = query.open_catalog(open_storage(cfg.dataset_root, cfg.s3), serving_cache=cache,
                                  on_fallback=lambda why: print(f"sql: {why}", file=sys.stderr))
         try:
             results = query.run(con, sql, params)

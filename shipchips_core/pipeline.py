@@ -21,7 +21,7 @@ from shipchips_core.chips import cleanup
 from shipchips_core.chips.job import ChipJob, ProgressFn, cut_partition
 from shipchips_core.config import Config
 from shipchips_core.dataset import schemas
-from shipchips_core.dataset.storage import LocalStorage
+from shipchips_core.dataset.storage import LocalStorage, Location
 from shipchips_core.matching.candidates import fix_windows, match_candidates
 from shipchips_core.plan import overpass, pending
 from shipchips_core.plan.acquisition import plan_from_vessels, search_window, vessel_fixes
@@ -129,7 +129,7 @@ def qa_report(
     if isinstance(ais, AisDataset):
         ais = ais.frame()
     summary = qa.build_qa_report(day, ais=ais, plan=plan, scenes=scenes, chips=chips_table, storage=storage)
-    return StageResult(summary, facts={"report": storage.path(summary["report_path"].iloc[0])})
+    return StageResult(summary, facts={"report": Location(storage.location(summary["report_path"].iloc[0]))})
 
 
 def orphan_cleanup(storage: LocalStorage, day: date, chips_table: pd.DataFrame, tiles: pd.DataFrame) -> StageResult:

@@ -14,7 +14,7 @@ import dagster as dg
 
 from shipchips_core.config import CONFIG_ENV, ConfigError, load_config
 from shipchips_dagster.lib.partitions import START_DATE
-from shipchips_dagster.lib.resource import ShipchipsResource
+from shipchips_dagster.lib.resource import ShipchipsResource, s3_resource_for
 from shipchips_dagster.lib.table_asset import TABLE_IO
 from shipchips_dagster.lib.table_io import ParquetTableIOManager
 
@@ -26,10 +26,13 @@ def build_definitions(config_path: str | None = None) -> dg.Definitions:
             f"{config_path}: partitions.start_date differs from the one the partitions were built from "
             f"({START_DATE}); set {CONFIG_ENV}={config_path} before importing shipchips_dagster"
         )
-    shipchips = ShipchipsResource(config_path=config_path)
+    # dagster-aws's S3 resource reaches an s3:// dataset root (endpoint, region, attempts from the `s3` section)
+    s3 = s3_resource_for(load_config(config_path).s3)
+    shipchips = ShipchipsResource(config_path=config_path, s3=s3)
     found = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
     return dg.Definitions.merge(
-        found, dg.Definitions(resources={"shipchips": shipchips, TABLE_IO: ParquetTableIOManager(shipchips=shipchips)})
+        found, dg.Definitions(resources={"shipchips": shipchips, "s3": s3,
+                                         TABLE_IO: ParquetTableIOManager(shipchips=shipchips)})
     )
 
 

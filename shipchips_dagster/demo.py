@@ -6,11 +6,14 @@ overrides (endpoints only). The runs execute in this process, recorded in the de
 (`.demo/dagster_home`): one line per asset as it is stored, a bar while chips are cut, Dagster's
 full event log in a file, then the day's funnel read back from the stored tables and where to look.
 `--verbose` (`make demo VERBOSE=1`) runs the `dagster` CLI instead and shows its whole event stream.
+`--s3` (`make demo-s3`) puts the dataset root in a bucket of a local S3-compatible server (moto's, on
+loopback, for the demo's lifetime) instead of ./dataset_root, and says where the objects are.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import os
 import subprocess
@@ -175,7 +178,29 @@ def _log_to_file() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shipchips_dagster.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--verbose", action="store_true", help="show Dagster's whole event stream (the dagster CLI)")
+    parser.add_argument("--s3", action="store_true", help="the dataset root in a bucket of a local S3 server (moto)")
     args = parser.parse_args(argv)
+    if args.s3:
+        return _in_bucket(args)
+    return _demo(args)
+
+
+def _in_bucket(args: argparse.Namespace) -> int:
+    """The demo with `dataset_root: s3://shipchips/dataset` on moto's server (the config's endpoint
+    and the credentials overridden through the environment, as for a real bucket)."""
+    from shipchips_twin.s3_server import running_s3
+
+    with running_s3() as bucket:
+        os.environ.update(bucket.env)
+        print(f"S3: moto on {bucket.endpoint_url}, dataset root {bucket.root}", flush=True)
+        code = _demo(args)
+        objects = bucket.objects()
+        print(f"  bucket:  {len(objects)} objects, {sum(map(len, objects.values())) / 1e6:.1f} MB under {bucket.root} "
+              f"(endpoint {bucket.endpoint_url}; moto keeps them in memory until the demo exits)")
+    return code
+
+
+def _demo(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     world, day = World(), SAMPLE_DAY
     _demo_instance()
@@ -187,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {**os.environ, **twin.env()}
         os.environ.update(twin.env())
         cfg = load_config()
-        storage = open_storage(cfg.dataset_root)
+        storage = open_storage(cfg.dataset_root, cfg.s3)
         print(f"twin: STAC {twin.stac_url}  aisstream {twin.ais_url}", flush=True)
         _collect(cfg, storage, twin)
         from .definitions import defs
@@ -209,21 +234,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report(storage, day, dagster_home: str, elapsed: float) -> None:
-    tiles = pd.read_parquet(storage.path(paths.partition_file(paths.TILES_INDEX, day)))
+    tiles = pd.read_parquet(io.BytesIO(storage.read_bytes(paths.partition_file(paths.TILES_INDEX, day))))
     print(f"\nshipchips demo done: {day}, {len(tiles)} chips, {elapsed:.1f} s wall\n")
     print(format_summary(day_summary(storage, day)))
     print("\nwhere to look")
     if len(tiles):
         first = tiles.sort_values("tile_id").iloc[0]
-        chip = storage.path(paths.chip_tif(first["split"], int(first["mmsi"]), day, first["tile_id"]))
-        print(f"  a chip:  {chip} (+ _masks.tif, _quicklook.jpg, .json; label under {storage.path('labels')})")
-    print(f"  report:  {storage.path(paths.qa_report(day))}")
-    print(f"  index:   {storage.path(paths.TILES_INDEX)} (GeoParquet)")
+        chip = storage.location(paths.chip_tif(first["split"], int(first["mmsi"]), day, first["tile_id"]))
+        print(f"  a chip:  {chip} (+ _masks.tif, _quicklook.jpg, .json; label under {storage.location('labels')})")
+    print(f"  report:  {storage.location(paths.qa_report(day))}")
+    print(f"  index:   {storage.location(paths.TILES_INDEX)} (GeoParquet)")
     print('  sql:     .venv/bin/shipchips sql "SELECT split, ship_type, count(*) AS chips FROM tiles GROUP BY ALL ORDER BY ALL"')
-    print(f"  stac:    {storage.path(stac.COLLECTION_JSON)} + items {storage.path(stac.STAC_ITEMS)}")
-    print(f"  clay:    {len(storage.list(clay.EXPORT_DIR, suffix='.npz'))} cubes under {storage.path(clay.EXPORT_DIR)}/{{split}}/{clay.PLATFORM}, "
-          f"metadata {storage.path(clay.METADATA_YAML)}")
-    print(f"  stats:   {storage.path(STATS_JSON)}")
+    print(f"  stac:    {storage.location(stac.COLLECTION_JSON)} + items {storage.location(stac.STAC_ITEMS)}")
+    print(f"  clay:    {len(storage.list(clay.EXPORT_DIR, suffix='.npz'))} cubes under {storage.location(clay.EXPORT_DIR)}/{{split}}/{clay.PLATFORM}, "
+          f"metadata {storage.location(clay.METADATA_YAML)}")
+    print(f"  stats:   {storage.location(STATS_JSON)}")
     print(f"  events:  {EVENT_LOG.resolve()}")
     print(f"  UI:      DAGSTER_HOME={dagster_home} .venv/bin/dagster dev -w workspace.yaml")
 

@@ -69,3 +69,26 @@ def catalog_items(scene_catalog) -> list[dict]:
 def stac_api(scene_catalog):
     with StacApiTwin(scene_catalog) as api:
         yield api
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 server on a free loopback port, bucket `shipchips` created (one per test session)."""
+    from shipchips_twin.s3_server import running_s3
+
+    with running_s3() as twin:
+        yield twin
+
+
+@pytest.fixture
+def s3_root(s3_server, monkeypatch, request):
+    """An `s3://shipchips/<test name>` root of its own, with the twin's credentials in the environment."""
+    import re
+
+    from shipchips_twin.s3_server import S3Twin
+
+    for name, value in s3_server.env.items():
+        if name.startswith("AWS_"):
+            monkeypatch.setenv(name, value)
+    prefix = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name)[:80]
+    return S3Twin(s3_server.endpoint_url, s3_server.bucket, prefix)

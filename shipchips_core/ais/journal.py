@@ -22,7 +22,7 @@ import queue
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 log = logging.getLogger(__name__)
 SUFFIX = ".journal"
@@ -85,8 +85,10 @@ class JournalWriter:
     renamed landing files), `files` and `files_written`. The first failure stops the thread; it is
     kept in `error` (a LandingError naming the path) for the receive loop to raise."""
 
-    def __init__(self, root: Path, stats: Any):
+    def __init__(self, root: Path, stats: Any, on_landed: Callable[[str], None] | None = None):
         self.root, self.stats = root, stats
+        # called with each landed file's relative path once it is durable (e.g. to put it in a bucket)
+        self.on_landed = on_landed
         self.error: LandingError | None = None
         self.submitted = 0  # lines handed to the thread (loop side)
         self.committed = 0  # of which durable (thread side)
@@ -164,7 +166,7 @@ class JournalWriter:
                 raise _named(exc, journal_path(jf.final)) from None
         self.committed += commit.lines
         self.stats.committed += commit.lines
-        folders = set()
+        folders, landed = set(), []
         for jf in commit.closes:
             if jf.fd is None:  # never got a line
                 continue
@@ -176,13 +178,16 @@ class JournalWriter:
                 raise _named(exc, jf.final) from None
             folders.add(jf.final.parent)
             self.stats.flushed += jf.lines
-            self.stats.files.append(jf.final.relative_to(self.root).as_posix())
+            landed.append(jf.final.relative_to(self.root).as_posix())
+            self.stats.files.append(landed[-1])
             self.stats.files_written += 1
         for folder in folders:  # the renames themselves survive a power cut
             try:
                 _fsync_dir(folder)
             except OSError as exc:
                 raise _named(exc, folder) from None
+        for rel in landed if self.on_landed else ():
+            self.on_landed(rel)  # an OSError (StorageFault) names the object and stops the collector
 
 
 def _named(exc: OSError, path: Path) -> OSError:

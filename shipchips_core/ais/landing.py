@@ -43,7 +43,7 @@ class Lander:
     `files_written` updated. `storage` must be a local root (it has `path`)."""
 
     def __init__(self, storage: Any, stats: Any, *, flush_messages: int, flush_seconds: float, max_pending: int,
-                 sync_seconds: float = 0.1):
+                 sync_seconds: float = 0.1, shipper: Any = None):
         self.storage, self.stats = storage, stats
         self.flush_messages, self.flush_seconds, self.max_pending = flush_messages, flush_seconds, max_pending
         self.sync_seconds = sync_seconds
@@ -53,7 +53,9 @@ class Lander:
         self._writes = 0
         self._next_commit = time.monotonic() + sync_seconds
         self._seq = 0
-        self._writer = JournalWriter(storage.path(""), stats)
+        # with an s3:// root `storage` is the local spool and `shipper` puts each landed file in the bucket
+        self.shipper = shipper
+        self._writer = JournalWriter(storage.path(""), stats, on_landed=shipper.ship if shipper else None)
 
     # -- the receive loop's side: never blocks ---------------------------------------------------
     def write(self, folder: str, kind: str, epoch_ms: int, line: bytes) -> None:
@@ -130,7 +132,7 @@ class Lander:
             rel = f"{folder}/{kind}-{epoch_ms}-{self._seq:06d}.jsonl"
             self._seq += 1
             final = self.storage.path(rel)
-            if not final.exists() and not journal_path(final).exists():
+            if not final.exists() and not journal_path(final).exists() and not (self.shipper and self.shipper.landed(rel)):
                 break
         f = self._open[(folder, kind)] = _OpenFile(JournalFile(final), time.monotonic())
         return f

@@ -15,6 +15,8 @@ Frames come back in the dtypes of the whole-day frame (`clean.COLUMNS`), in (mms
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ import pyarrow.parquet as pq
 from shipchips_core.ais.clean import COLUMNS
 from shipchips_core.ais.vessels import VESSEL_FIELDS
 from shipchips_core.dataset import paths
+from shipchips_core.dataset.storage import is_remote
 
 DUCKDB_MEMORY = "512MB"
 FIX_COLUMNS = ("mmsi", "time_utc", "lon", "lat", "sog_kn", "cog_deg", "heading_deg")
@@ -47,9 +50,23 @@ class AisDataset:
         return cls(storage.path(paths.partition_file(paths.AIS_OBSERVATIONS_INDEX, day)))
 
     @classmethod
+    def of_stored(cls, storage, rel: str) -> "AisDataset":
+        """The handle on a stored partition: the file itself on a local root, else a local copy of the
+        object (kept for this process: downstream stages read it lazily, more than once)."""
+        if not is_remote(storage):
+            return cls(storage.path(rel))
+        copy = Path(tempfile.mkdtemp(prefix="shipchips-ais-")) / rel.rsplit("/", 1)[-1]
+        with storage.local_copy(rel) as path:
+            shutil.copyfile(path, copy)
+        return cls(copy)
+
+    @classmethod
     def staged(cls, storage, day: date) -> "AisDataset":
         """Where a run streams the day before it is stored: a hidden sibling of the partition's file
-        (same folder, so storing it is a rename), unique to this process."""
+        (same folder, so storing it is a rename), unique to this process; a local folder of its own
+        when the root is a bucket."""
+        if is_remote(storage):
+            return cls(Path(tempfile.mkdtemp(prefix="shipchips-ais-")) / f"staged-{day.isoformat()}.parquet")
         final = storage.path(paths.partition_file(paths.AIS_OBSERVATIONS_INDEX, day))
         final.parent.mkdir(parents=True, exist_ok=True)
         return cls(final.with_name(f".staged-{os.getpid()}-{threading.get_ident()}-{final.name}"))

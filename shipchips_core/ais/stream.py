@@ -36,8 +36,10 @@ from shipchips_core.ais.journal import recover_journals
 from shipchips_core.ais.landing import Lander, remove_stale_temporaries
 from shipchips_core.ais.messages import MalformedMessage, decode_frame, parse_message, parse_time_utc, show_value
 from shipchips_core.ais.reconnect import Backoff, HandshakeRefused
-from shipchips_core.config import AisConfig, Config
+from shipchips_core.ais.shipping import Shipper
+from shipchips_core.config import AisConfig, Config, S3Config
 from shipchips_core.dataset import paths
+from shipchips_core.dataset.storage import LocalStorage, is_remote
 
 log = logging.getLogger(__name__)
 # websockets logs every frame at DEBUG, the subscription (with the API key) included: cap its logger
@@ -60,6 +62,7 @@ class AisStreamFatal(AisStreamError):
 
 
 _AIS = AisConfig()  # the defaults
+_S3 = S3Config()
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ class CollectorSettings:
     receive_queue: int = _AIS.receive_queue
     max_pending_lines: int = _AIS.max_pending_lines
     stats_interval_seconds: float = _AIS.stats_interval_seconds
+    # with an s3:// dataset root: the local folder journals are kept in until landed and put (`shipping`)
+    spool_dir: str = _S3.collector_spool
 
     def subscription(self) -> dict[str, Any]:
         boxes = [[list(corner) for corner in box] for box in self.bounding_boxes]
@@ -103,7 +108,7 @@ def settings_from_config(cfg: Config, api_key: str, **overrides: Any) -> Collect
         api_key=api_key,
         bounding_boxes=boxes,
         message_types=list(cfg.ais.message_types),
-        **{**shared, **overrides},
+        **{"spool_dir": cfg.s3.collector_spool, **shared, **overrides},
     )
 
 
@@ -243,10 +248,16 @@ async def collect(
     if stop_at is not None and stop_at.tzinfo is None:
         raise ValueError(f"stop_at must be timezone-aware (UTC), got {stop_at!r}")
     stats = CollectStats() if stats is None else stats
-    stats.stale_temporaries_removed = remove_stale_temporaries(storage)
-    stats.journals_recovered, stats.lines_recovered, stats.torn_bytes_dropped = recover_journals(storage.path(""))
-    lander = Lander(storage, stats, flush_messages=settings.flush_messages, flush_seconds=settings.flush_seconds,
-                    max_pending=settings.max_pending_lines, sync_seconds=settings.sync_seconds)
+    local, shipper = storage, None
+    if is_remote(storage):  # journals stay local; landed files are put in the bucket (`shipping`)
+        local = LocalStorage(settings.spool_dir)
+        shipper = Shipper(local, storage)
+    stats.stale_temporaries_removed = remove_stale_temporaries(local)
+    stats.journals_recovered, stats.lines_recovered, stats.torn_bytes_dropped = recover_journals(local.path(""))
+    if shipper is not None:
+        shipper.ship_all()
+    lander = Lander(local, stats, flush_messages=settings.flush_messages, flush_seconds=settings.flush_seconds,
+                    max_pending=settings.max_pending_lines, sync_seconds=settings.sync_seconds, shipper=shipper)
     session = _Session(lander, stats, stop_at, settings.api_key)
     stop = _Stop(max_seconds, handle_signals)
     tasks = [asyncio.create_task(c) for c in (

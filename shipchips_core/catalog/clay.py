@@ -270,10 +270,10 @@ def write_day_cubes(storage: LocalStorage, tiles: pd.DataFrame, day: date, band_
 
 def read_tile_rows(storage: LocalStorage, tile_ids: Sequence[str]) -> pd.DataFrame:
     """The tile index rows of `tile_ids`, in that order; unknown ids raise KeyError naming them."""
-    path = storage.path(paths.TILES_INDEX)
-    if not path.exists():
-        raise KeyError(f"no tile index at {path}")
-    found = pd.read_parquet(path, filters=[("tile_id", "in", list(tile_ids))])
+    if not storage.list(paths.TILES_INDEX, ".parquet"):
+        raise KeyError(f"no tile index at {storage.location(paths.TILES_INDEX)}")
+    path, fs = storage.fsspec_source(paths.TILES_INDEX)
+    found = pd.read_parquet(path, filesystem=fs, filters=[("tile_id", "in", list(tile_ids))])
     found = found.drop_duplicates("tile_id").set_index("tile_id", drop=False)
     unknown = [t for t in tile_ids if t not in found.index]
     if unknown:
@@ -408,7 +408,7 @@ def datacube_command(config_path: str | None, tile_ids: Sequence[str], stats: st
 
     cfg = load_config(config_path)
     try:
-        cube = datacube(open_storage(cfg.dataset_root), list(tile_ids), cfg.chips.band_assets, stats=stats)
+        cube = datacube(open_storage(cfg.dataset_root, cfg.s3), list(tile_ids), cfg.chips.band_assets, stats=stats)
     except (KeyError, FileNotFoundError, ValueError) as exc:
         print(f"clay datacube: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 1

@@ -3,6 +3,8 @@ candidates → chips, each stage with what it kept and its top loss reasons (the
 
 from __future__ import annotations
 
+import io
+
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -23,7 +25,7 @@ class Stage:
 
 def _table(storage: LocalStorage, dataset: str, day: date) -> pd.DataFrame:
     rel = paths.partition_file(dataset, day)
-    return pd.read_parquet(storage.path(rel)) if storage.exists(rel) else pd.DataFrame()
+    return pd.read_parquet(io.BytesIO(storage.read_bytes(rel))) if storage.exists(rel) else pd.DataFrame()
 
 
 def _reason(text) -> str:

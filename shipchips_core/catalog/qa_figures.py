@@ -112,7 +112,7 @@ def contact_sheet(chips: pd.DataFrame, storage, limit: int = MAX_QUICKLOOKS) -> 
         if len(images) == limit:
             break
         try:
-            with Image.open(storage.path(str(row.quicklook_path))) as im:
+            with Image.open(io.BytesIO(storage.read_bytes(str(row.quicklook_path)))) as im:
                 images.append((row, np.asarray(im.convert("RGB"))))
         except (OSError, ValueError):
             skipped.append(str(row.quicklook_path))

@@ -86,7 +86,7 @@ def open_catalog(storage, database: str = ":memory:", threads: int | None = None
         if view == "tiles" and serving_cache is not None and _serve_tiles(con, storage, serving_cache, on_fallback):
             continue
         if storage.list(dataset, ".parquet"):
-            pattern = _sql_string(str(storage.path(dataset)) + "/**/*.parquet")
+            pattern = _sql_string(storage.duckdb_pattern(con, dataset))
             # unioning by name costs every query a schema pass over every file (about twice the time of a
             # one-vessel lookup over 60 days): only when the days' schemas differ (e.g. older partitions)
             union = "" if _uniform_schema(con, pattern) else ", union_by_name = true"

@@ -7,8 +7,8 @@ costs seconds. `shipchips sql` therefore queries a DuckDB database that mirrors 
 with an ART index on `mmsi`: a copy, kept in a cache folder outside the dataset root, that anyone can
 delete.
 
-`sync` brings the copy up to date with the stored days: a day file that is new, or whose size or
-modification time changed, replaces that day's rows; a day whose file is gone loses its rows; the rest is
+`sync` brings the copy up to date with the stored days: a day file that is new, or whose modification
+time changed, replaces that day's rows; a day whose file is gone loses its rows; the rest is
 not touched. The copy records which file state each day came from (table `_days`).
 """
 
@@ -48,23 +48,22 @@ def database_path(storage, cache_dir: Path) -> Path:
     return Path(cache_dir) / f"tiles-{hashlib.sha256(root.encode()).hexdigest()[:16]}.duckdb"
 
 
-def _stored_days(storage) -> dict[str, tuple[str, int, int]]:
-    """{day: (file, size, mtime_ns)} of the tile-index days in storage."""
+def _stored_days(con: duckdb.DuckDBPyConnection, storage) -> dict[str, tuple[str, float]]:
+    """{day: (the day's parquet as DuckDB reads it, its modification time)} of the tile-index days stored."""
     days = {}
     for rel in storage.list(layout.TILES_INDEX, ".parquet"):
         day = layout.partition_day(rel)
-        if day is None:
-            continue
-        st = storage.path(rel).stat()
-        days[day] = (str(storage.path(rel)), st.st_size, st.st_mtime_ns)
+        if day is not None:
+            folder = rel.rsplit("/", 1)[0]  # the hive folder: DuckDB takes `date` from its name
+            days[day] = (storage.duckdb_pattern(con, folder), float(storage.modified(rel)))
     return days
 
 
-def _recorded_days(con: duckdb.DuckDBPyConnection, db: str) -> dict[str, tuple[str, int, int]]:
+def _recorded_days(con: duckdb.DuckDBPyConnection, db: str) -> dict[str, tuple[str, float]]:
     version = con.execute(f"SELECT max(version) FROM {db}._version").fetchone()[0]
     if version != SCHEMA_VERSION:
         return {}
-    return {d: (f, s, m) for d, f, s, m in con.execute(f"SELECT date, file, size, mtime_ns FROM {db}._days").fetchall()}
+    return {d: (src, m) for d, src, m in con.execute(f"SELECT date, source, modified FROM {db}._days").fetchall()}
 
 
 def _ensure_tables(con: duckdb.DuckDBPyConnection, db: str, first_file: str) -> None:
@@ -75,7 +74,7 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection, db: str, first_file: str) -> 
             con.execute(f"DROP TABLE IF EXISTS {db}.{table}")
         con.execute(f"DELETE FROM {db}._version")
         con.execute(f"INSERT INTO {db}._version VALUES ({SCHEMA_VERSION})")
-    con.execute(f"CREATE TABLE IF NOT EXISTS {db}._days (date VARCHAR PRIMARY KEY, file VARCHAR, size BIGINT, mtime_ns BIGINT)")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {db}._days (date VARCHAR PRIMARY KEY, source VARCHAR, modified DOUBLE)")
     con.execute(f"CREATE TABLE IF NOT EXISTS {db}.{TABLE} AS SELECT * FROM {_read(first_file)} LIMIT 0")
 
 
@@ -86,7 +85,7 @@ def _read(file: str) -> str:
 
 def sync(con: duckdb.DuckDBPyConnection, storage, db: str = "serving") -> SyncReport:
     """Bring the attached copy `db` up to date with `storage`'s tile-index days (module docstring)."""
-    stored = _stored_days(storage)
+    stored = _stored_days(con, storage)
     if not stored:
         raise ValueError(f"no tile-index day stored under {storage.uri(layout.TILES_INDEX)}")
     _ensure_tables(con, db, next(iter(stored.values()))[0])
@@ -106,15 +105,15 @@ def sync(con: duckdb.DuckDBPyConnection, storage, db: str = "serving") -> SyncRe
     return SyncReport(loaded=tuple(fresh), removed=tuple(d for d in stale if d not in stored), rows=int(rows))
 
 
-def _apply(con, db: str, stale: list[str], fresh: dict[str, tuple[str, int, int]], first_build: bool) -> None:
+def _apply(con, db: str, stale: list[str], fresh: dict[str, tuple[str, float]], first_build: bool) -> None:
     if first_build:  # the index is built once after the bulk load: far faster than row by row
         con.execute(f"DROP INDEX IF EXISTS {db}.tiles_mmsi")
     for day in stale:
         con.execute(f"DELETE FROM {db}.{TABLE} WHERE date = $d", {"d": day})
         con.execute(f"DELETE FROM {db}._days WHERE date = $d", {"d": day})
-    for day, (file, size, mtime) in fresh.items():
-        con.execute(f"INSERT INTO {db}.{TABLE} BY NAME SELECT * FROM {_read(file)}")
-        con.execute(f"INSERT INTO {db}._days VALUES ($d, $f, $s, $m)", {"d": day, "f": file, "s": size, "m": mtime})
+    for day, (source, modified) in fresh.items():
+        con.execute(f"INSERT INTO {db}.{TABLE} BY NAME SELECT * FROM {_read(source)}")
+        con.execute(f"INSERT INTO {db}._days VALUES ($d, $s, $m)", {"d": day, "s": source, "m": modified})
     con.execute(f"CREATE INDEX IF NOT EXISTS tiles_mmsi ON {db}.{TABLE} (mmsi)")
 
 

@@ -97,7 +97,7 @@ def _sql_string(text: str) -> str:
 
 def _create_tiles_view(con: duckdb.DuckDBPyConnection, storage) -> None:
     if storage.list(paths.TILES_INDEX, ".parquet"):
-        pattern = _sql_string(str(storage.path(paths.TILES_INDEX)) + "/**/*.parquet")
+        pattern = _sql_string(storage.duckdb_pattern(con, paths.TILES_INDEX))
         con.execute(
             f"CREATE VIEW tiles AS SELECT * FROM read_parquet({pattern}, hive_partitioning = true, "
             "hive_types = {'date': 'VARCHAR'}, union_by_name = true)"

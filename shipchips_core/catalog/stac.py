@@ -216,9 +216,9 @@ def stored_extent(storage) -> tuple[list[float] | None, list[str | None]]:
 
     if not storage.list(STAC_ITEMS, ".parquet"):
         return None, [None, None]
-    pattern = str(storage.path(STAC_ITEMS)).replace("'", "''") + "/**/*.parquet"
     con = duckdb.connect()
     try:
+        pattern = storage.duckdb_pattern(con, STAC_ITEMS).replace("'", "''")
         con.execute("SET TimeZone = 'UTC'")
         row = con.execute(
             f"SELECT min(bbox.xmin), min(bbox.ymin), max(bbox.xmax), max(bbox.ymax), min(datetime), max(datetime), "

@@ -38,10 +38,10 @@ DN_PER_REFLECTANCE = 10000.0
 
 def read_tile_index(storage: LocalStorage) -> pd.DataFrame:
     """Every day of `indexes/tiles.parquet` (empty frame when there is none)."""
-    path = storage.path(paths.TILES_INDEX)
-    if not path.exists() or not storage.list(paths.TILES_INDEX, suffix=".parquet"):
+    if not storage.list(paths.TILES_INDEX, suffix=".parquet"):
         return pd.DataFrame()
-    return pd.read_parquet(path)
+    path, fs = storage.fsspec_source(paths.TILES_INDEX)
+    return pd.read_parquet(path, filesystem=fs)
 
 
 def days_of(rows: pd.DataFrame) -> list[str]:
@@ -177,7 +177,7 @@ def write_stats(storage: LocalStorage, doc: dict) -> str:
 
 def read_stats(storage: LocalStorage) -> dict:
     if not storage.exists(STATS_JSON):
-        raise FileNotFoundError(f"no dataset statistics at {storage.path(STATS_JSON)}: materialize dataset_stats first")
+        raise FileNotFoundError(f"no dataset statistics at {storage.location(STATS_JSON)}: materialize dataset_stats first")
     doc = json.loads(storage.read_bytes(STATS_JSON))
     if doc.get("schema_version") != STATS_SCHEMA_VERSION:
         raise ValueError(f"{STATS_JSON} has schema_version {doc.get('schema_version')}, expected {STATS_SCHEMA_VERSION}")

@@ -29,7 +29,7 @@ from typing import Iterable
 import pandas as pd
 
 from shipchips_core.dataset import paths as layout
-from shipchips_core.dataset.storage import TEMP_PREFIX, TEMP_SUFFIX, LocalStorage
+from shipchips_core.dataset.storage import TEMP_PREFIX, TEMP_SUFFIX
 
 PATH_COLUMNS = ("tif_path", "mask_path", "quicklook_path", "meta_path", "label_path")
 PRODUCT_TREES = ("chips", "labels")  # {tree}/{split}/{mmsi}/{day}/...
@@ -56,61 +56,57 @@ def referenced_paths(tables: Iterable[pd.DataFrame]) -> set[str]:
     return out
 
 
-def day_folders(storage: LocalStorage, day: date) -> list[Path]:
-    """The day's chip and label folders: `{chips,labels}/{split}/{mmsi}/{day}/` as they exist."""
-    return sorted(d for tree in PRODUCT_TREES for d in storage.root.glob(f"{tree}/*/*/{day.isoformat()}") if d.is_dir())
+def day_files(storage, day: date) -> list[str]:
+    """Every file of the day's chip and label folders, `{chips,labels}/{split}/{mmsi}/{day}/*`
+    (hidden temporaries of a local root included), relative to the root, sorted."""
+    return sorted(rel for tree in PRODUCT_TREES for rel in storage.glob(f"{tree}/*/*/{day.isoformat()}/*"))
 
 
-def _table_folders(storage: LocalStorage, day: date) -> list[Path]:
-    """The day's partition folders of every table and index, and the QA report folder."""
-    found = [*storage.root.glob(f"{layout.TABLES}/*/date={day.isoformat()}"),
-             *storage.root.glob(f"indexes/*/date={day.isoformat()}")]
-    return sorted(p for p in found if p.is_dir())
+def _table_temporaries(storage, day: date) -> list[str]:
+    """Temporaries in the day's partition folders of every table and index, and the QA report's."""
+    report = layout.qa_report(day)
+    report_dir, report_name = report.rsplit("/", 1)
+    found = [*storage.glob(f"{layout.TABLES}/*/date={day.isoformat()}/*"),
+             *storage.glob(f"indexes/*/date={day.isoformat()}/*"),
+             *storage.glob(f"{report_dir}/{TEMP_PREFIX}{report_name}.*{TEMP_SUFFIX}")]
+    return sorted(rel for rel in found if _TEMPORARY.match(rel.rsplit("/", 1)[-1]))
 
 
-def remove_orphans(storage: LocalStorage, day: date, chips: pd.DataFrame, tiles: pd.DataFrame,
-                   now: float | None = None) -> Cleanup:
+def remove_orphans(storage, day: date, chips: pd.DataFrame, tiles: pd.DataFrame, now: float | None = None) -> Cleanup:
     """Remove the day's files that neither `chips` nor `tiles` (the day's stored tables) references,
-    and the stale temporaries of earlier runs; empty day folders go too."""
+    and the stale temporaries of earlier runs; empty day folders of a local root go too. (An S3 root
+    holds no temporaries: its writers stage locally and put whole objects.)"""
     now = time.time() if now is None else now
     keep = referenced_paths([chips, tiles])
     done = Cleanup()
-    folders = day_folders(storage, day)
-    for folder in folders:
-        for path in sorted(p for p in folder.iterdir() if p.is_file()):
-            rel = path.relative_to(storage.root).as_posix()
-            if _TEMPORARY.match(path.name):
-                _remove_temporary(storage, path, now, done)
-            elif rel not in keep:
-                path.unlink(missing_ok=True)
-                done.orphans.append(rel)
-    report_dir = storage.path(layout.qa_report(day)).parent
-    for folder in _table_folders(storage, day):
-        for path in sorted(folder.iterdir()):
-            if path.is_file() and _TEMPORARY.match(path.name):
-                _remove_temporary(storage, path, now, done)
-    if report_dir.is_dir():
-        for path in sorted(report_dir.glob(f"{TEMP_PREFIX}{Path(layout.qa_report(day)).name}.*{TEMP_SUFFIX}")):
-            _remove_temporary(storage, path, now, done)
-    for folder in folders:
-        try:
-            folder.rmdir()  # only when empty; the vessel's folder may hold other days
-        except OSError:
-            pass
+    for rel in day_files(storage, day):
+        if _TEMPORARY.match(rel.rsplit("/", 1)[-1]):
+            _remove_temporary(storage, rel, now, done)
+        elif rel not in keep:
+            storage.delete(rel)
+            done.orphans.append(rel)
+    for rel in _table_temporaries(storage, day):
+        _remove_temporary(storage, rel, now, done)
+    root = getattr(storage, "root", None)
+    if isinstance(root, Path):  # a local root's folders; object stores have none
+        for folder in sorted({(root / rel).parent for rel in done.orphans + done.temporaries}):
+            try:
+                folder.rmdir()  # only when empty; the vessel's folder may hold other days
+            except OSError:
+                pass
     return done
 
 
-def _remove_temporary(storage: LocalStorage, path: Path, now: float, done: Cleanup) -> None:
-    rel = path.relative_to(storage.root).as_posix()
-    match = _TEMPORARY.match(path.name)
+def _remove_temporary(storage, rel: str, now: float, done: Cleanup) -> None:
+    match = _TEMPORARY.match(rel.rsplit("/", 1)[-1])
     try:
-        age = now - path.stat().st_mtime
+        age = now - storage.modified(rel)
     except FileNotFoundError:
         return  # its writer renamed it into place meanwhile
     if match and _alive(int(match.group(1))) and age < STALE_TEMPORARY_S:
         done.kept_live_temporaries.append(rel)
         return
-    path.unlink(missing_ok=True)
+    storage.delete(rel)
     done.temporaries.append(rel)
 
 

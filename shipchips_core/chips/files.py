@@ -130,8 +130,8 @@ def _refuse_non_finite(value, rel: str) -> None:
 
 def read_chip(storage: LocalStorage, tif_path: str, mask_path: str) -> tuple[np.ndarray, np.ndarray]:
     """A chip's reflectance (float32 [C, H, W], NaN = nodata) and its valid mask (bool [H, W])."""
-    with rasterio.open(storage.path(tif_path)) as ds:
+    with rasterio.MemoryFile(storage.read_bytes(tif_path)) as mem, mem.open() as ds:
         refl = ds.read(out_dtype="float32")
-    with rasterio.open(storage.path(mask_path)) as ds:
+    with rasterio.MemoryFile(storage.read_bytes(mask_path)) as mem, mem.open() as ds:
         valid = ds.read(MASK_NAMES.index("valid_mask") + 1).astype(bool)
     return refl, valid

@@ -20,12 +20,13 @@ from shipchips_core.config.sections import (
     PlanConfig,
     SplitsConfig,
 )
+from shipchips_core.config.s3 import S3Config
 from shipchips_core.config.stac import DEFAULT_COLLECTIONS, StacApi, StacConfig
 from shipchips_core.config.validation import ConfigError
 
 __all__ = [
     "ARCHIVE_FORMATS", "CONFIG_ENV", "DEFAULT_COLLECTIONS", "EXECUTION_ONLY_CHIP_KEYS", "OVERRIDE_PREFIX",
     "AisConfig", "ArchiveSource", "AreaOfInterest", "ChipsConfig", "Config", "ConfigError",
-    "GatingConfig", "MatchingConfig", "PartitionsConfig", "PlanConfig", "SplitsConfig", "StacApi", "StacConfig",
+    "GatingConfig", "MatchingConfig", "PartitionsConfig", "PlanConfig", "S3Config", "SplitsConfig", "StacApi", "StacConfig",
     "load_config", "load_secret", "missing_secret",
 ]

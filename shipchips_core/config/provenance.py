@@ -21,6 +21,16 @@ from typing import Any
 
 NOT_OUTPUT_SHAPING: dict[str, str] = {
     "dataset_root": "where the products are stored",
+    "s3.endpoint_url": "how an s3:// dataset root is reached; the objects are the same bytes",
+    "s3.region": "how an s3:// dataset root is reached; the objects are the same bytes",
+    "s3.addressing_style": "how an s3:// dataset root is reached; the objects are the same bytes",
+    "s3.retry_mode": "how an s3:// dataset root is reached; the objects are the same bytes",
+    "s3.max_attempts": "how an s3:// dataset root is reached; the objects are the same bytes",
+    "s3.connect_timeout_seconds": "how an s3:// dataset root is reached; the objects are the same bytes",
+    "s3.read_timeout_seconds": "how an s3:// dataset root is reached; the objects are the same bytes",
+    "s3.multipart_threshold_mb": "how an s3:// dataset root is reached; the objects are the same bytes",
+    "s3.multipart_chunksize_mb": "how an s3:// dataset root is reached; the objects are the same bytes",
+    "s3.collector_spool": "where the collector journals before a landing file is put; the file's bytes are the same",
     "partitions.start_date": "which days exist as partitions, not what a day holds",
     "areas[].name": "a label: written in no product",
     "ais.source": "the collector's protocol; it lands each message's own text",

@@ -14,6 +14,7 @@ from shipchips_core.config.sections import (
     PlanConfig,
     SplitsConfig,
 )
+from shipchips_core.config.s3 import S3Config
 from shipchips_core.config.stac import StacConfig
 from shipchips_core.config.validation import ConfigError
 
@@ -23,7 +24,8 @@ EXECUTION_ONLY_KEYS = {"chips": EXECUTION_ONLY_CHIP_KEYS, "ais": COLLECTOR_TUNIN
 
 @dataclass(frozen=True)
 class Config:
-    dataset_root: str = "./dataset_root"
+    dataset_root: str = "./dataset_root"  # a folder, or s3://bucket/prefix (reached as `s3` says)
+    s3: S3Config = field(default_factory=S3Config)
     partitions: PartitionsConfig = field(default_factory=PartitionsConfig)
     areas: tuple[AreaOfInterest, ...] = (AreaOfInterest(),)
     ais: AisConfig = field(default_factory=AisConfig)

@@ -4,7 +4,9 @@ Writers never leave a partial file behind: content goes to a temporary name in t
 is renamed into place when complete (rename is atomic on POSIX). A write the environment refuses
 (disk full, read-only, not permitted) raises `dataset.faults.StorageFault` naming the path.
 Partitioned tables are one file per partition, so concurrent partitions never write the same object. The interface is kept to what
-an object store also offers (put whole objects, list by prefix), so an S3 root can implement it.
+an object store also offers (put whole objects, list by prefix): `s3_storage.S3Storage` implements it
+for `s3://` roots. Code that works with either uses `location` (to show), `local_copy` (to read with
+a library that wants a path) and `temporary_path` (to write with one); `path` is the local root's own.
 """
 
 from __future__ import annotations
@@ -47,6 +49,26 @@ class LocalStorage:
 
     def uri(self, rel: str) -> str:
         return self.path(rel).as_uri()
+
+    def location(self, rel: str) -> str:
+        """Where `rel` is, for people (logs, metadata, the demo's summary): its absolute path."""
+        return str(self.path(rel))
+
+    @contextlib.contextmanager
+    def local_copy(self, rel: str) -> Iterator[Path]:
+        """A local file holding `rel`, for readers that need a path: the file itself here."""
+        yield self.path(rel)
+
+    def fsspec_source(self, rel: str) -> tuple[str, None]:
+        """(`path`, `filesystem`) for pyarrow / pandas readers: the local path, no filesystem."""
+        return str(self.path(rel)), None
+
+    def duckdb_pattern(self, con, rel: str) -> str:
+        """The glob of every parquet file under `rel` as DuckDB reads it."""
+        return str(self.path(rel)) + "/**/*.parquet"
+
+    def modified(self, rel: str) -> float:
+        return self.path(rel).stat().st_mtime
 
     def exists(self, rel: str) -> bool:
         return self.path(rel).exists()
@@ -132,8 +154,18 @@ class LocalStorage:
                 found.append(p.relative_to(self.root).as_posix())
         return sorted(found)
 
+    def glob(self, pattern: str) -> list[str]:
+        """Files matching `pattern`, `*` standing for one path segment, hidden temporaries included
+        (the cleanup looks for them), sorted."""
+        return sorted(p.relative_to(self.root).as_posix() for p in self.root.glob(pattern) if p.is_file())
+
     def delete(self, rel: str) -> None:
         self.path(rel).unlink(missing_ok=True)
+
+
+class Location(str):
+    """Where a stored product is (a local path or an s3:// URI), for a person to open: the Dagster
+    layer shows it as a path."""
 
 
 TEMP_PREFIX, TEMP_SUFFIX = ".", ".tmp"  # a writer's temporary: `.{name}.{pid}.{thread}.{n}.tmp`
@@ -174,11 +206,19 @@ def _sync_filesystem(folder: Path) -> None:
         os.close(fd)
 
 
-def open_storage(root: str) -> LocalStorage:
-    """The storage for a configured dataset root (local paths today; `s3://` is planned)."""
+def open_storage(root: str, s3=None):
+    """The storage for a configured dataset root: a local folder, or `s3://bucket/prefix` reached as
+    the `s3` config section (`S3Config`) says."""
     if root.startswith("s3://"):
-        raise NotImplementedError(f"dataset root {root!r}: S3 roots are not supported yet")
+        from shipchips_core.dataset.s3_storage import S3Storage
+
+        return S3Storage(root, s3)
     return LocalStorage(root)
 
 
-__all__ = ["LocalStorage", "open_storage"]
+def is_remote(storage) -> bool:
+    """True for a root that is no local folder (no `path`, no fsync, no journals)."""
+    return not isinstance(storage, LocalStorage)
+
+
+__all__ = ["LocalStorage", "is_remote", "open_storage"]

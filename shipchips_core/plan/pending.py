@@ -8,6 +8,8 @@ newest change, which the next rebuild restores (the tables, not this file, are t
 
 from __future__ import annotations
 
+import io
+
 from datetime import date
 
 import pandas as pd
@@ -34,7 +36,7 @@ def write_pending_csv(storage: LocalStorage, day: date, plan_of_day: pd.DataFram
     is resolved). Returns the number of pending rows."""
     resolved = _stored_days(storage, STATUS_TABLE)
     plans = [
-        pd.read_parquet(storage.path(rel))
+        pd.read_parquet(io.BytesIO(storage.read_bytes(rel)))
         for d, rel in sorted(_stored_days(storage, PLAN_TABLE).items())
         if d != day and d not in resolved
     ]

@@ -12,6 +12,7 @@ from dagster_pandera import pandera_schema_to_dagster_type
 from shipchips_core.ais import day_stream
 from shipchips_core.ais.snapshot_dataset import AisDataset
 from shipchips_core.dataset import schemas
+from shipchips_core.dataset.storage import Location
 from shipchips_core.pipeline import StageResult
 from shipchips_dagster.lib.partitions import DAILY
 from shipchips_dagster.lib.table_io import DATASET_KEY, SCHEMA_KEY
@@ -45,7 +46,7 @@ def table_asset(name: str, *, group: str, schema: str | None = None, dataset: st
 
 def output(context: dg.AssetExecutionContext, result: StageResult) -> pd.DataFrame | AisDataset:
     """Record a stage's counts and facts as the materialization's metadata; hand its table on."""
-    facts = {k: dg.MetadataValue.path(str(v)) if isinstance(v, Path) else v for k, v in result.facts.items()}
+    facts = {k: dg.MetadataValue.path(str(v)) if isinstance(v, (Path, Location)) else v for k, v in result.facts.items()}
     context.add_output_metadata({**{f"count/{k}": v for k, v in result.counts.items()}, **facts})
     return result.table
 

@@ -17,6 +17,7 @@ produced it (run, partition, upstream assets, row count, content hash, schema).
 import hashlib
 import json
 import os
+import shutil
 from datetime import date
 
 import dagster as dg
@@ -84,7 +85,7 @@ class ParquetTableIOManager(dg.ConfigurableIOManager):
         storage = self.shipchips.storage
         if isinstance(obj, AisDataset):  # streamed and validated by its stage: storing it is a rename
             with storage.temporary_path(rel) as tmp:
-                os.replace(obj.path, tmp)
+                shutil.move(obj.path, tmp)  # a rename on a local root; a copy into an upload's temporary file on S3
                 rows, digest = len(AisDataset(tmp)), _sha256(tmp)
             dtypes = {c: str(pd.Series(dtype=t).dtype) for c, t in COLUMNS.items()}
         else:
@@ -108,7 +109,7 @@ class ParquetTableIOManager(dg.ConfigurableIOManager):
         context.add_output_metadata(
             {
                 "rows": rows,
-                "path": dg.MetadataValue.path(str(storage.path(rel))),
+                "path": dg.MetadataValue.path(storage.location(rel)),
                 "sha256": digest,
                 "dagster/row_count": rows,
             }
@@ -119,13 +120,15 @@ class ParquetTableIOManager(dg.ConfigurableIOManager):
         day = date.fromisoformat(context.asset_partition_key) if context.has_asset_partitions else None
         upstream_meta = context.upstream_output.definition_metadata if context.upstream_output else None
         rel = paths.partition_file(dataset_for(table, upstream_meta), day)
-        path = self.shipchips.storage.path(rel)
-        if not path.exists():
-            raise FileNotFoundError(f"{table} has no stored partition {day}: {path} is missing; materialize it first")
+        storage = self.shipchips.storage
+        if not storage.exists(rel):
+            raise FileNotFoundError(f"{table} has no stored partition {day}: {storage.location(rel)} is missing; "
+                                    "materialize it first")
         schema = schema_for(table, upstream_meta)
         if schema in LAZY_TABLES:  # downstream stages read only the columns and vessels they need
-            return AisDataset(path)
-        df = _read_parquet(str(path))
+            return AisDataset.of_stored(storage, rel)
+        with storage.local_copy(rel) as path:  # the file itself on a local root
+            df = _read_parquet(str(path))
         return conform(df, schema) if schema else df
 
 

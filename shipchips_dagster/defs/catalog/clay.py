@@ -26,7 +26,7 @@ def clay_cubes(context: dg.AssetExecutionContext, shipchips: ShipchipsResource, 
         "n_cubes": len(files),
         "n_samples": sum(f.n_samples for f in files),
         **{f"samples/{s}": sum(f.n_samples for f in files if f.split == s) for s in sorted({f.split for f in files})},
-        "folder": dg.MetadataValue.path(str(shipchips.storage.path(clay.EXPORT_DIR))),
+        "folder": dg.MetadataValue.path(shipchips.storage.location(clay.EXPORT_DIR)),
     })
 
 
@@ -39,7 +39,7 @@ def dataset_stats(shipchips: ShipchipsResource) -> dg.MaterializeResult:
         "days": len(doc["days"]),
         "n_chips": doc["splits"]["all"]["n_chips"],
         "n_valid_pixels": doc["splits"]["all"]["n_valid_pixels"],
-        "path": dg.MetadataValue.path(str(shipchips.storage.path(stats.STATS_JSON))),
+        "path": dg.MetadataValue.path(shipchips.storage.location(stats.STATS_JSON)),
     })
 
 
@@ -47,5 +47,5 @@ def dataset_stats(shipchips: ShipchipsResource) -> dg.MaterializeResult:
 def clay_metadata(shipchips: ShipchipsResource) -> dg.MaterializeResult:
     """`exports/clay/metadata.yaml` for the configured stack, the file a user hands to Clay."""
     paths = clay.build_metadata(shipchips.storage, shipchips.config.chips.band_assets)
-    return dg.MaterializeResult(metadata={"files": [str(shipchips.storage.path(p)) for p in paths]})
+    return dg.MaterializeResult(metadata={"files": [shipchips.storage.location(p) for p in paths]})
 
