@@ -13,7 +13,7 @@ from datetime import date
 
 import pandas as pd
 
-from shipchips_core.ais import archives
+from shipchips_core.ais import archives, fact_limits, vessels
 from shipchips_core.catalog import qa_report as qa
 from shipchips_core.catalog.tile_index import build_tile_index
 from shipchips_core.chips import cleanup
@@ -57,7 +57,9 @@ def acquisition_plan(cfg: Config, storage: LocalStorage, day: date, ais: pd.Data
         "pending_csv_rows": pending.write_pending_csv(storage, day, df),
         "history_acquisitions": 0 if history is None else len(history),
     }
-    return StageResult(df, _counts({f"overpass_source/{k}": v for k, v in Counter(df["overpass_source"]).items()}), facts)
+    counts = Counter({f"overpass_source/{k}": v for k, v in Counter(df["overpass_source"]).items()})
+    counts.update(vessels.fact_counts(vessels.latest_vessel_facts(ais)))  # the vessels' facts a label cannot trust
+    return StageResult(df, _counts(counts), facts)
 
 
 def scene_metadata(cfg: Config, plan: pd.DataFrame) -> StageResult:
@@ -89,7 +91,13 @@ def chips(
     `progress(done, planned)` is told as attempts finish (for a bar; off by default)."""
     df, not_attempted = cut_partition(ChipJob(storage, day, cfg), candidates, scenes, ais, progress)
     outcome = Counter(df["status"]) + Counter({f"reason/{r}": n for r, n in Counter(df["reason"].dropna()).items()})
-    return StageResult(df, _counts(outcome + not_attempted))
+    return StageResult(df, _counts(outcome + not_attempted + dropped_fact_counts(df)))
+
+
+def dropped_fact_counts(chips_table: pd.DataFrame) -> Counter:
+    """Per fact and reason, the ok chips whose label has it nulled (`dropped_fact/<fact>/<reason>`)."""
+    ok = chips_table.loc[chips_table["status"] == "ok", "dropped_facts"]
+    return Counter(f"dropped_fact/{f}/{r}" for text in ok for f, r in fact_limits.parse_dropped(text).items())
 
 
 def plan_status(
