@@ -114,10 +114,13 @@ def tile_index(chips_table: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFram
 
 
 def qa_report(
-    storage: LocalStorage, day: date, ais: pd.DataFrame, plan: pd.DataFrame, scenes: pd.DataFrame, chips_table: pd.DataFrame
+    storage: LocalStorage, day: date, ais: pd.DataFrame, plan: pd.DataFrame, scenes: pd.DataFrame, chips_table: pd.DataFrame,
+    candidates: pd.DataFrame | None = None, ais_drops: dict[str, int] | None = None,
 ) -> StageResult:
-    """`QA/reports/{day}.html` and its one-row summary; `plan` is the resolved plan (`plan_status`)."""
-    summary = qa.build_qa_report(day, ais=ais, plan=plan, scenes=scenes, chips=chips_table, storage=storage)
+    """`QA/reports/{day}.html` and its one-row summary; `plan` is the resolved plan (`plan_status`),
+    `ais_drops` the `ais_snapshots` stage's counts (its drop reasons open the data quality funnel)."""
+    summary = qa.build_qa_report(day, ais=ais, plan=plan, scenes=scenes, chips=chips_table, storage=storage,
+                                 candidates=candidates, ais_drops=ais_drops)
     return StageResult(summary, facts={"report": storage.path(summary["report_path"].iloc[0])})
 
 
