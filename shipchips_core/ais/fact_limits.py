@@ -106,7 +106,8 @@ def _sum(x, y) -> float | None:
     return a + b
 
 
-def check_static(dim_a=None, dim_b=None, dim_c=None, dim_d=None, reported_length=None, reported_beam=None) -> StaticFacts:
+def check_static(dim_a=None, dim_b=None, dim_c=None, dim_d=None, reported_length=None,
+                 reported_beam=None) -> StaticFacts:
     """A vessel's length and beam (from A+B / C+D or the reported size) within the limits, else None with a reason."""
     length = choose_size(_sum(dim_a, dim_b), reported_length, MIN_LENGTH_M, MAX_LENGTH_M)
     beam = choose_size(_sum(dim_c, dim_d), reported_beam, MIN_BEAM_M, MAX_BEAM_M)

@@ -53,5 +53,6 @@ def fact_counts(vessels: pd.DataFrame) -> Counter:
     counts: Counter = Counter()
     for dropped, sizes in zip(vessels["dropped_facts"], vessels["size_check"]):
         counts.update(f"vessel_fact_nulled/{fact}/{reason}" for fact, reason in dropped.items())
-        counts.update(f"size_disagrees/{k}/{s['decision']}" for k, s in sizes.items() if s["decision"].startswith("disagree"))
+        counts.update(f"size_disagrees/{k}/{s['decision']}" for k, s in sizes.items()
+                      if s["decision"].startswith("disagree"))
     return counts

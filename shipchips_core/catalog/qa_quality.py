@@ -32,7 +32,8 @@ def radiometry_section(scenes: pd.DataFrame) -> str:
     if scenes.empty or "radiometry_verdict" not in scenes:
         return note("No scenes were found for this day.")
     verdicts = scenes["radiometry_verdict"]
-    flagged = scenes[verdicts.isin(["contradicts", "undecided"])].sort_values(["radiometry_verdict", "collection", "scene_id"])
+    flagged = scenes[verdicts.isin(["contradicts", "undecided"])]
+    flagged = flagged.sort_values(["radiometry_verdict", "collection", "scene_id"])
     checked = int(verdicts.isin(["agrees", "contradicts", "undecided"]).sum())
     if not checked:
         return note("The scenes' radiometry was not checked on their pixels (chips.radiometry_check: off).")
@@ -55,7 +56,8 @@ def _dropped_chips(chips: pd.DataFrame, reason: str, extra: dict[str, str]) -> s
         return note(f"No chip was dropped as {reason}.")
     cols = {"tile_id": "tile id", "mmsi": "MMSI", "scene_id": "scene id", "collection": "collection", **extra}
     head = note(f"{len(rows)} chip(s) dropped as {reason}.")
-    return head + "\n" + table(list(cols.values()), [[getattr(r, c) for c in cols] for r in rows.itertuples(index=False)])
+    cells = [[getattr(r, c) for c in cols] for r in rows.itertuples(index=False)]
+    return head + "\n" + table(list(cols.values()), cells)
 
 
 def nulled_fact_counts(vessels: pd.DataFrame, chips: pd.DataFrame) -> dict[tuple[str, str], tuple[int, int]]:
@@ -72,7 +74,8 @@ def facts_section(ais: pd.DataFrame, chips: pd.DataFrame) -> str:
     counts = nulled_fact_counts(vessels, chips)
     limits = (f"limits: length {fact_limits.MIN_LENGTH_M:g}-{fact_limits.MAX_LENGTH_M:g} m, beam "
               f"{fact_limits.MIN_BEAM_M:g}-{fact_limits.MAX_BEAM_M:g} m and not above the length, heading "
-              f"{fact_limits.HEADING_NOT_AVAILABLE} is not available, no course below {fact_limits.MIN_SOG_FOR_COG_KN:g} kn")
+              f"{fact_limits.HEADING_NOT_AVAILABLE} is not available, "
+              f"no course below {fact_limits.MIN_SOG_FOR_COG_KN:g} kn")
     parts = [note(limits)]
     if counts:
         rows = [[fact, reason, n_v, n_l] for (fact, reason), (n_v, n_l) in counts.items()]
@@ -104,7 +107,8 @@ def quality_section(ais: pd.DataFrame, plan: pd.DataFrame, scenes: pd.DataFrame,
     return "\n".join([
         "<h3>Radiometry checked on the pixels</h3>", radiometry_section(scenes),
         "<h3>Corrupt bands</h3>", _dropped_chips(chips, CORRUPT_BAND, {}),
-        "<h3>One chip per ship per datatake</h3>", _dropped_chips(chips, DUPLICATE_DATATAKE, {"kept_tile_id": "kept tile id"}),
+        "<h3>One chip per ship per datatake</h3>",
+        _dropped_chips(chips, DUPLICATE_DATATAKE, {"kept_tile_id": "kept tile id"}),
         "<h3>Vessel facts nulled</h3>", facts_section(ais, chips),
         "<h3>Funnel: AIS fixes to chips</h3>", funnel_section(stages),
     ])

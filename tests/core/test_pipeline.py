@@ -36,7 +36,7 @@ SPEC = WorldSpec(granule_px=1024, x_min=544_000.0, x_max=559_480.0, y_max=5_781_
 EXPECTED_LABEL_DROPS = {
     219297975: {"length_m": "length_out_of_range", "oriented_box_px": "length_out_of_range"},
     211179190: {"beam_m": "beam_out_of_range", "oriented_box_px": "beam_out_of_range"},
-    235472193: {"length_m": "beam_exceeds_length", "beam_m": "beam_exceeds_length", "oriented_box_px": "beam_exceeds_length"},
+    235472193: dict.fromkeys(("length_m", "beam_m", "oriented_box_px"), "beam_exceeds_length"),
     211234623: {"heading_deg": "heading_not_available"},
     244432598: {"length_m": "length_out_of_range", "oriented_box_px": "length_out_of_range"},
 }
@@ -51,7 +51,8 @@ def day(tmp_path_factory):
     lines = [json.dumps(env) for _, env in ais_feed.iter_messages(world, *replay_window(DAY))]
     storage.write_bytes(paths.ais_landing_dir(DAY) + "/aisstream-0-000000.jsonl", ("\n".join(lines) + "\n").encode())
     with StacApiTwin(tmp / "catalog") as api:
-        cfg = Config(areas=(AreaOfInterest("twin", world.bbox_lonlat),), stac=StacConfig(url=api.url, max_cloud_cover=100))
+        stac = StacConfig(url=api.url, max_cloud_cover=100)
+        cfg = Config(areas=(AreaOfInterest("twin", world.bbox_lonlat),), stac=stac)
         ais = pipeline.ais_snapshots(cfg, storage, DAY)
         plan = pipeline.acquisition_plan(cfg, storage, DAY, ais.table)
         scenes = pipeline.scene_metadata(cfg, plan.table)
@@ -107,7 +108,8 @@ def _section(html: str, title: str) -> str:
 
 
 def _rows(section: str) -> list[list[str]]:
-    return [[unescape(c) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", tr)] for tr in re.findall(r"<tr>(.*?)</tr>", section)]
+    rows = re.findall(r"<tr>(.*?)</tr>", section)
+    return [[unescape(c) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", tr)] for tr in rows]
 
 
 @pytest.mark.slow
@@ -124,7 +126,8 @@ def test_qa_data_quality_lists_the_contradicted_scene_and_the_drops(day):
         assert f"{len(dropped)} chip(s) dropped as {reason}." in section
         assert {r[0] for r in _rows(section)[1:]} == set(dropped.tile_id)
     dups = chips[chips.reason == "duplicate_datatake"]
-    assert [r[4] for r in _rows(_section(html, "One chip per ship per datatake"))[1:]] == list(dups.sort_values("tile_id").kept_tile_id)
+    kept = [r[4] for r in _rows(_section(html, "One chip per ship per datatake"))[1:]]
+    assert kept == list(dups.sort_values("tile_id").kept_tile_id)
     facts = {(r[0], r[1]): (int(r[2]), int(r[3])) for r in _rows(_section(html, "Vessel facts nulled"))[1:]}
     assert facts[("length_m", "length_out_of_range")] == (2, 2)
     assert facts[("heading_deg", "heading_not_available")] == (0, 1)
@@ -145,5 +148,5 @@ def test_the_funnel_equals_the_tables_row_counts(day):
     assert rows["chips"][:2] == [str(len(chips)), str((chips.status == "ok").sum())]
     losses = dict(item.rsplit(" ", 1) for item in rows["chips"][3].split(", "))
     assert {k: int(v) for k, v in losses.items()} == dict(Counter(chips.reason.dropna()))
-    assert [s.rows for s in funnel(ais, plan, scenes, cands, chips)][1:] == [int(rows[n][0]) for n in
-                                                                            ("vessels", "plan", "scenes", "candidates", "chips")]
+    later = ("vessels", "plan", "scenes", "candidates", "chips")
+    assert [s.rows for s in funnel(ais, plan, scenes, cands, chips)][1:] == [int(rows[n][0]) for n in later]

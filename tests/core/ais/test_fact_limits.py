@@ -21,13 +21,15 @@ def test_a_plausible_ship_keeps_every_fact():
     assert facts.length.as_dict() == {"from_dims_m": 45.0, "reported_m": 45.0, "used": "dims", "decision": "agree"}
 
 
+LONG, SHORT, WIDE, WIDER = "length_out_of_range", "length_out_of_range", "beam_out_of_range", "beam_exceeds_length"
+
+
 @pytest.mark.parametrize("dims, reported, length, beam, dropped", [
-    ((400, 100, 10, 22), (None, None), None, 32.0, {"length_m": "length_out_of_range", "oriented_box_px": "length_out_of_range"}),
-    ((2, 1, 1, 1), (None, None), None, 2.0, {"length_m": "length_out_of_range", "oriented_box_px": "length_out_of_range"}),
-    ((150, 50, 50, 45), (None, None), 200.0, None, {"beam_m": "beam_out_of_range", "oriented_box_px": "beam_out_of_range"}),
-    ((3, 3, 5, 5), (None, None), None, None, {"length_m": "beam_exceeds_length", "beam_m": "beam_exceeds_length",
-                                              "oriented_box_px": "beam_exceeds_length"}),
-    ((None, None, None, None), (600.0, 1.0), None, None, {"length_m": "length_out_of_range", "beam_m": "beam_out_of_range"}),
+    ((400, 100, 10, 22), (None, None), None, 32.0, {"length_m": LONG, "oriented_box_px": LONG}),
+    ((2, 1, 1, 1), (None, None), None, 2.0, {"length_m": SHORT, "oriented_box_px": SHORT}),
+    ((150, 50, 50, 45), (None, None), 200.0, None, {"beam_m": WIDE, "oriented_box_px": WIDE}),
+    ((3, 3, 5, 5), (None, None), None, None, dict.fromkeys(("length_m", "beam_m", "oriented_box_px"), WIDER)),
+    ((None, None, None, None), (600.0, 1.0), None, None, {"length_m": LONG, "beam_m": WIDE}),
 ])
 def test_sizes_beyond_the_limits_are_nulled_with_their_reason(dims, reported, length, beam, dropped):
     facts = fl.check_static(*dims, *reported)
