@@ -105,7 +105,7 @@ def _snapshot_frame(v: Vessels, idx: np.ndarray, t: np.ndarray, lon: np.ndarray,
         "ship_name": np.char.add("VESSEL ", (v.mmsi % 10_000).astype(str))[idx], "imo": 9_000_000 + v.mmsi[idx] % 999_999,
         "call_sign": np.char.add("C", (v.mmsi % 100_000).astype(str))[idx], "ship_type": np.where(kind == "B", 37, 70),
         "dim_a": (length * 0.7).astype(int), "dim_b": (length * 0.3).astype(int), "dim_c": 8, "dim_d": 8,
-        "length_m": length, "beam_m": 16.0,
+        "length_m": length, "beam_m": 16.0, "reported_length_m": np.nan, "reported_beam_m": np.nan,
     }
     df = pd.DataFrame(cols)
     return df.astype({c: t for c, t in COLUMNS.items() if c != "time_utc"})[list(COLUMNS)]

@@ -13,7 +13,7 @@ from datetime import date
 
 import pandas as pd
 
-from shipchips_core.ais import archives
+from shipchips_core.ais import archives, fact_limits, vessels
 from shipchips_core.ais.snapshot_dataset import AisDataset
 from shipchips_core.catalog import qa_report as qa
 from shipchips_core.catalog.tile_index import build_tile_index
@@ -70,7 +70,9 @@ def acquisition_plan(cfg: Config, storage: LocalStorage, day: date, ais: AisInpu
         "pending_csv_rows": pending.write_pending_csv(storage, day, df),
         "history_acquisitions": 0 if history is None else len(history),
     }
-    return StageResult(df, _counts({f"overpass_source/{k}": v for k, v in Counter(df["overpass_source"]).items()}), facts)
+    counts = Counter({f"overpass_source/{k}": v for k, v in Counter(df["overpass_source"]).items()})
+    counts.update(vessels.fact_counts(vessels.latest_vessel_facts(_last_reports(ais))))  # the vessels' facts a label cannot trust
+    return StageResult(df, _counts(counts), facts)
 
 
 def scene_metadata(cfg: Config, plan: pd.DataFrame) -> StageResult:
@@ -105,7 +107,13 @@ def chips(
     `progress(done, planned)` is told as attempts finish (for a bar; off by default)."""
     df, not_attempted = cut_partition(ChipJob(storage, day, cfg), candidates, scenes, _last_reports(ais), progress)
     outcome = Counter(df["status"]) + Counter({f"reason/{r}": n for r, n in Counter(df["reason"].dropna()).items()})
-    return StageResult(df, _counts(outcome + not_attempted))
+    return StageResult(df, _counts(outcome + not_attempted + dropped_fact_counts(df)))
+
+
+def dropped_fact_counts(chips_table: pd.DataFrame) -> Counter:
+    """Per fact and reason, the ok chips whose label has it nulled (`dropped_fact/<fact>/<reason>`)."""
+    ok = chips_table.loc[chips_table["status"] == "ok", "dropped_facts"]
+    return Counter(f"dropped_fact/{f}/{r}" for text in ok for f, r in fact_limits.parse_dropped(text).items())
 
 
 def plan_status(
@@ -122,13 +130,16 @@ def tile_index(chips_table: pd.DataFrame, scenes: pd.DataFrame, ais: AisInput, c
 
 
 def qa_report(
-    storage: LocalStorage, day: date, ais: AisInput, plan: pd.DataFrame, scenes: pd.DataFrame, chips_table: pd.DataFrame
+    storage: LocalStorage, day: date, ais: AisInput, plan: pd.DataFrame, scenes: pd.DataFrame, chips_table: pd.DataFrame,
+    candidates: pd.DataFrame | None = None, ais_drops: dict[str, int] | None = None,
 ) -> StageResult:
-    """`QA/reports/{day}.html` and its one-row summary; `plan` is the resolved plan (`plan_status`).
+    """`QA/reports/{day}.html` and its one-row summary; `plan` is the resolved plan (`plan_status`),
+    `ais_drops` the `ais_snapshots` stage's counts (its drop reasons open the data quality funnel).
     Its map draws every track, so it reads the day's rows (not yet narrowed to its columns)."""
     if isinstance(ais, AisDataset):
         ais = ais.frame()
-    summary = qa.build_qa_report(day, ais=ais, plan=plan, scenes=scenes, chips=chips_table, storage=storage)
+    summary = qa.build_qa_report(day, ais=ais, plan=plan, scenes=scenes, chips=chips_table, storage=storage,
+                                 candidates=candidates, ais_drops=ais_drops)
     return StageResult(summary, facts={"report": Location(storage.location(summary["report_path"].iloc[0]))})
 
 

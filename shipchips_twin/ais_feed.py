@@ -13,6 +13,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from shipchips_twin import vessel_lies
 from shipchips_twin.world import Vessel, World, epoch
 
 POSITION_A = "PositionReport"
@@ -98,6 +99,8 @@ def _vessel_columns(world: World, i: int, v: Vessel, start: datetime, end: datet
     s_lon, s_lat = world.utm_to_lonlat(*v.track.position(t_static))
     t = np.concatenate([t_pos, t_static])
     sog, cog, heading = _motion(world, v, t)
+    if not vessel_lies.reports_heading(world, v):
+        heading = np.full(t.size, float(vessel_lies.HEADING_511_VALUE))
     n_pos, n_static = t_pos.size, t_static.size
     code_pos, code_static = (0, 2) if v.ais_class == "A" else (1, 3)
     # microsecond times, never rounded up onto `end` (the window is half-open)
@@ -110,7 +113,7 @@ def _vessel_columns(world: World, i: int, v: Vessel, start: datetime, end: datet
         "lon": _quantise(np.concatenate([lon, s_lon])),
         "sog": np.round(sog, 1),
         "cog": np.round(cog, 1) % 360.0,  # 360 would mean "not available"
-        "heading": np.round(heading) % 360.0,
+        "heading": np.where(heading == vessel_lies.HEADING_511_VALUE, heading, np.round(heading) % 360.0),
         "type_code": np.repeat([code_pos, code_static], [n_pos, n_static]),
     }
 
@@ -181,7 +184,7 @@ def _position_body(v: Vessel, msg_type: str, t_us: int, lat, lon, sog, cog, head
 
 
 def _static_body(v: Vessel, msg_type: str, world: World) -> dict:
-    dims = {"A": v.dim_a, "B": v.dim_b, "C": v.dim_c, "D": v.dim_d}
+    dims = vessel_lies.reported_dims(world, v)
     if msg_type == STATIC_A:
         day = world.spec.days[0]
         return {

@@ -144,6 +144,9 @@ class WorldSpec:
     # corrupt COGs (Element84/earth-search #78): (mgrs_tile, asset) whose DN over the southern half of
     # the granule are 64000-65000 in every item of `days`, SCL untouched (`scenes.corrupt_rows`)
     corrupt_bands: tuple[tuple[str, str], ...] = ()
+    # AIS facts that lie (`vessel_lies.KINDS`): (mmsi, kind), e.g. a 500 m length or heading 511; the
+    # scenes still draw the true hull
+    vessel_fact_lies: tuple[tuple[int, str], ...] = ()
 
 
 # Lanes: (start, end) in UTM; vessels run from start to end or back. All lie in open water.

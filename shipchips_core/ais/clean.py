@@ -45,6 +45,7 @@ COLUMNS: dict[str, object] = {  # the ais_snapshots table (schemas.AIS_SNAPSHOTS
     "msg_type": object, "ais_class": object, "source": object, "ship_name": object, "imo": "Int64",
     "call_sign": object, "ship_type": "Int64", "dim_a": "Int64", "dim_b": "Int64", "dim_c": "Int64",
     "dim_d": "Int64", "length_m": "float64", "beam_m": "float64",
+    "reported_length_m": "float64", "reported_beam_m": "float64",  # the source's own Length / Width (DMA, NOAA)
 }
 
 
@@ -225,10 +226,12 @@ def _join_static(columns: dict, static: pd.DataFrame, source: str) -> pd.DataFra
     for col in (*STATIC_FIELDS, *SIZE_FIELDS):
         columns[col] = _take(static[col].array, take)
     columns["source"] = np.full(len(mmsi), source, dtype=object)
-    # overall size from A+B / C+D when known, else as the source reports it; zeros are "not available"
+    # overall size from A+B / C+D when known, else as the source reports it; zeros are "not available".
+    # The reported size is kept too: where the two disagree, `fact_limits` decides (vessel facts).
     for col, (x, y) in {"length_m": ("dim_a", "dim_b"), "beam_m": ("dim_c", "dim_d")}.items():
         from_dims = (columns[x] + columns[y]).to_numpy(dtype="float64", na_value=np.nan)
         reported = pd.array(columns[col], dtype="float64").to_numpy(float, na_value=np.nan)
+        columns[f"reported_{col}"] = np.where(reported > 0, reported, np.nan)
         size = np.where(from_dims > 0, from_dims, reported)
         columns[col] = np.where(size > 0, size, np.nan)
     df = pd.DataFrame({c: columns[c] for c in COLUMNS}, copy=False)

@@ -31,7 +31,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from shipchips_core.ais.clean import COLUMNS
-from shipchips_core.ais.vessels import VESSEL_FIELDS
+from shipchips_core.ais.vessels import REPORTED, VESSEL_FIELDS
 from shipchips_core.dataset import paths
 from shipchips_core.dataset.storage import is_remote
 
@@ -131,8 +131,10 @@ class AisDataset:
         return _conform(self._query(sql, windows=windows[["mmsi", "start", "end"]]))
 
     def last_reports(self) -> pd.DataFrame:
-        """Each vessel's last report of the day: mmsi, time_utc and VESSEL_FIELDS (one row per MMSI)."""
-        cols = ", ".join(("mmsi", "time_utc", *VESSEL_FIELDS))
+        """Each vessel's last report of the day: mmsi, time_utc, VESSEL_FIELDS and the source's own sizes
+        (`vessels.REPORTED`, where the stored day has them; one row per MMSI)."""
+        stored = set(pq.read_schema(self.path).names)
+        cols = ", ".join(("mmsi", "time_utc", *VESSEL_FIELDS, *(c for c in REPORTED if c in stored)))
         sql = f"""
             SELECT {cols} FROM read_parquet({_quote(self.path)})
             QUALIFY row_number() OVER (PARTITION BY mmsi ORDER BY time_utc DESC) = 1

@@ -1,5 +1,6 @@
-"""A day's funnel, read back from the stored tables: AIS positions → vessels → plan → scenes →
-candidates → chips, each stage with what it kept and its top loss reasons (the demo's summary)."""
+"""A day's funnel: AIS positions → vessels → plan → scenes → candidates → chips, each stage with what
+it kept and its loss reasons; read back from the stored tables (the demo's summary) or from the
+tables in hand (the QA report's data quality section)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datetime import date
 
 import pandas as pd
 
+from shipchips_core.ais.clean import DROP_REASONS
 from shipchips_core.dataset import paths
 from shipchips_core.dataset.storage import LocalStorage
 
@@ -41,20 +43,28 @@ def _stage(name: str, df: pd.DataFrame, status: str, ok: str, reason: str | None
     return Stage(name, len(df), int((df[status] == ok).sum()), Counter(labels))
 
 
-def day_summary(storage: LocalStorage, day: date) -> list[Stage]:
-    """The day's stages from what is stored (nothing recomputed)."""
-    ais = _table(storage, paths.AIS_OBSERVATIONS_INDEX, day)
-    table = lambda name: _table(storage, paths.table_dataset(name), day)  # noqa: E731
+def funnel(ais: pd.DataFrame, plan: pd.DataFrame, scenes: pd.DataFrame, candidates: pd.DataFrame,
+           chips: pd.DataFrame, ais_drops: dict[str, int] | None = None) -> list[Stage]:
+    """The day's stages from its tables (`plan` is the resolved plan, `plan_status`); `ais_drops`, the
+    cleaning's drop counts by reason (the `ais_snapshots` asset's), are the AIS stage's losses."""
     vessels = int(ais["mmsi"].nunique()) if not ais.empty else 0
-    plan = table("plan_status")
+    lost_ais = Counter({k: int(v) for k, v in (ais_drops or {}).items()
+                        if int(v) > 0 and (k in DROP_REASONS or k.startswith("malformed_"))})
     return [
-        Stage("AIS positions", len(ais), len(ais)),
+        Stage("AIS positions", len(ais) + sum(lost_ais.values()), len(ais), lost_ais),
         Stage("vessels", vessels, len(plan), Counter({"not planned": vessels - len(plan)}) if vessels > len(plan) else Counter()),
         _stage("plan", plan, "status", "matched"),
-        _stage("scenes", table("s2_scene_metadata"), "status", "ok", "reason"),
-        _stage("candidates", table("chip_candidates"), "match_status", "ok"),
-        _stage("chips", table("chips"), "status", "ok", "reason"),
+        _stage("scenes", scenes, "status", "ok", "reason"),
+        _stage("candidates", candidates, "match_status", "ok"),
+        _stage("chips", chips, "status", "ok", "reason"),
     ]
+
+
+def day_summary(storage: LocalStorage, day: date) -> list[Stage]:
+    """The day's stages from what is stored (nothing recomputed)."""
+    table = lambda name: _table(storage, paths.table_dataset(name), day)  # noqa: E731
+    return funnel(_table(storage, paths.AIS_OBSERVATIONS_INDEX, day), table("plan_status"), table("s2_scene_metadata"),
+                  table("chip_candidates"), table("chips"))
 
 
 def format_summary(stages: list[Stage], top: int = 3) -> str:

@@ -21,6 +21,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, NullFormatter
 from PIL import Image
 from shapely import wkt as shapely_wkt
 from shapely.errors import ShapelyError
@@ -128,3 +129,28 @@ def contact_sheet(chips: pd.DataFrame, storage, limit: int = MAX_QUICKLOOKS) -> 
             ax.imshow(img, interpolation="nearest")
             ax.set_title(f"{row.tile_id}\nMMSI {row.mmsi}", fontsize=8)
         return _png_base64(fig), skipped
+
+
+def funnel_figure(stages) -> str | None:
+    """The day's funnel (`day_summary.Stage`s, first on top): per stage what it held and what went on,
+    the top loss reasons beside each bar; None when every stage is empty."""
+    if not any(s.rows for s in stages):
+        return None
+    with _figure(10, 0.6 * len(stages) + 1.4) as fig:
+        ax = fig.add_subplot()
+        y = np.arange(len(stages))[::-1]
+        ax.barh(y, [max(s.rows, 0.8) for s in stages], color="tab:orange", label="lost")
+        ax.barh(y, [max(s.kept, 0.8) for s in stages], color="tab:blue", label="kept")
+        for yi, s in zip(y, stages):
+            losses = ", ".join(f"{r} {n}" for r, n in sorted(s.losses.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
+            ax.text(max(s.rows, 1) * 1.15, yi, f"{s.kept:,} of {s.rows:,}" + (f"   lost: {losses}" if losses else ""),
+                    va="center", fontsize=8)
+        ax.set_xscale("log")  # AIS fixes outnumber chips by three orders of magnitude
+        # plain numbers: the default log labels are mathtext, which the style leaves unparsed
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlim(0.7, max(s.rows for s in stages) * 400)
+        ax.set_yticks(y, [s.name for s in stages])
+        ax.set_xlabel("rows (log scale)")
+        ax.legend(loc="lower right", fontsize=8)
+        return _png_base64(fig)

@@ -9,7 +9,6 @@ taken from the data is HTML-escaped.
 from __future__ import annotations
 
 import json
-import numbers
 from collections import Counter
 from datetime import date, datetime
 from html import escape
@@ -17,7 +16,10 @@ from html import escape
 import pandas as pd
 
 from shipchips_core.ais.vessels import latest_vessel_facts
-from shipchips_core.catalog import qa_figures
+from shipchips_core.catalog import qa_figures, qa_quality
+from shipchips_core.catalog.qa_html import figure as _figure
+from shipchips_core.catalog.qa_html import note as _note
+from shipchips_core.catalog.qa_html import table as _table
 from shipchips_core.dataset import paths, schemas
 
 UNSPECIFIED = "unspecified"
@@ -66,34 +68,6 @@ def drop_reasons(chips: pd.DataFrame, drop_counts: dict[str, int] | None = None)
     return dict(sorted(total.items()))
 
 
-def _cell(value) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return "<td></td>"
-    if isinstance(value, bool):
-        return f"<td>{'yes' if value else 'no'}</td>"
-    if isinstance(value, numbers.Integral):
-        return f'<td class="num">{int(value)}</td>'
-    if isinstance(value, numbers.Real):
-        return f'<td class="num">{value:.1f}</td>'
-    return f"<td>{escape(str(value))}</td>"
-
-
-def _table(headers: list[str], rows: list[list]) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>\n" for row in rows)
-    return f"<table>\n<tr>{head}</tr>\n{body}</table>"
-
-
-def _note(text: str) -> str:
-    return f'<p class="note">{escape(text)}</p>'
-
-
-def _figure(png: str | None, alt: str, empty_note: str) -> str:
-    if png is None:
-        return _note(empty_note)
-    return f'<img alt="{escape(alt)}" src="data:image/png;base64,{png}">'
-
-
 def _time(ts) -> str | None:
     return None if pd.isna(ts) else pd.Timestamp(ts).tz_convert("UTC").strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -140,28 +114,6 @@ def _scenes_section(scenes: pd.DataFrame, chips: pd.DataFrame) -> str:
     return _table(headers, rows)
 
 
-def _radiometry_section(scenes: pd.DataFrame) -> str:
-    """Scenes whose pixels contradict their metadata rule, and those the pixels could not decide."""
-    if scenes.empty or "radiometry_verdict" not in scenes:
-        return _note("No scenes were found for this day.")
-    verdicts = scenes["radiometry_verdict"]
-    flagged = scenes[verdicts.isin(["contradicts", "undecided"])].sort_values(["radiometry_verdict", "collection", "scene_id"])
-    checked = int(verdicts.isin(["agrees", "contradicts", "undecided"]).sum())
-    if not checked:
-        return _note("The scenes' radiometry was not checked on their pixels (chips.radiometry_check: off).")
-    head = _note(f"{checked} scene(s) checked on their dark pixels: {_count(verdicts, 'agrees')} agree with their "
-                 f"metadata, {_count(verdicts, 'contradicts')} contradict it, {_count(verdicts, 'undecided')} undecided "
-                 "(metadata rule kept).")
-    if flagged.empty:
-        return head
-    rows = [[s.scene_id, s.collection, None if pd.isna(s.boa_offset_applied) else bool(s.boa_offset_applied),
-             s.metadata_rule, s.radiometry_verdict, s.radiometry_rule, s.radiometry_evidence]
-            for s in flagged.itertuples(index=False)]
-    headers = ["scene id", "collection", "boa_offset_applied flag", "metadata rule", "pixel verdict", "rule applied",
-               "evidence"]
-    return head + "\n" + _table(headers, rows)
-
-
 def _vessels_section(ais: pd.DataFrame, plan: pd.DataFrame, chips: pd.DataFrame) -> str:
     mmsis = sorted(set(ais["mmsi"]) | set(plan["mmsi"]) | set(chips["mmsi"]))
     if not mmsis:
@@ -196,7 +148,8 @@ def _chip_figures(chips: pd.DataFrame, storage) -> str:
     return "\n".join(parts)
 
 
-def render_html(day: date, summary: dict, *, ais, plan, scenes, chips, storage, drop_counts=None) -> str:
+def render_html(day: date, summary: dict, *, ais, plan, scenes, chips, storage, drop_counts=None, candidates=None,
+                ais_drops=None) -> str:
     title = f"shipchips QA report: {day.isoformat()}"
     map_png = qa_figures.map_figure(ais, chips, scenes)
     body = [
@@ -206,7 +159,9 @@ def render_html(day: date, summary: dict, *, ais, plan, scenes, chips, storage, 
         "<h2>Map</h2>", _figure(map_png, "map of AIS tracks, chip centres and scene footprints", "Nothing to map."),
         "<h2>Chips</h2>", _chip_figures(chips, storage),
         "<h2>Scenes</h2>", _scenes_section(scenes, chips),
-        "<h2>Data quality</h2>", "<h3>Radiometry checked on the pixels</h3>", _radiometry_section(scenes),
+        "<h2>Data quality</h2>",
+        qa_quality.quality_section(ais, plan, scenes, schemas.empty_frame("chip_candidates") if candidates is None
+                                   else candidates, chips, ais_drops),
         "<h2>Vessels</h2>", _vessels_section(ais, plan, chips),
     ]
     return (
@@ -224,11 +179,15 @@ def build_qa_report(
     chips: pd.DataFrame,
     storage,
     drop_counts: dict[str, int] | None = None,
+    candidates: pd.DataFrame | None = None,
+    ais_drops: dict[str, int] | None = None,
 ) -> pd.DataFrame:
     """Write `QA/reports/{day}.html` under `storage` and return the day's one-row `qa_summary` table.
 
     `n_scenes` counts every scene row (ok and invalid); `n_scenes_invalid` the invalid ones.
     `drop_counts` adds upstream drop counts (e.g. AIS cleaning reasons) to `drop_reasons_json`.
+    `candidates` (`chip_candidates`) and `ais_drops` (the AIS cleaning's counts) complete the data
+    quality section's funnel.
     """
     day = _as_date(day)
     rel = paths.qa_report(day)
@@ -246,6 +205,6 @@ def build_qa_report(
         "report_path": rel,
     }
     html = render_html(day, summary, ais=ais, plan=plan, scenes=scenes, chips=chips, storage=storage,
-                       drop_counts=drop_counts)
+                       drop_counts=drop_counts, candidates=candidates, ais_drops=ais_drops)
     storage.write_bytes(rel, html.encode("utf-8"))
     return schemas.validate("qa_summary", pd.DataFrame([summary], columns=list(schemas.QA_SUMMARY.columns)))

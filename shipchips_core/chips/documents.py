@@ -16,13 +16,15 @@ import pandas as pd
 from pyproj import Transformer
 
 from shipchips_core import __version__
+from shipchips_core.ais import fact_limits
 from shipchips_core.chips.arrays import ChipArrays
 from shipchips_core.chips.masks import MASK_NAMES
 from shipchips_core.sentinel2.bands import BAND_NAMES, WAVELENGTHS_UM
 from shipchips_core.sentinel2.sensing import band_offset_s
 
-METADATA_SCHEMA_VERSION = "1.2.0"
-LABEL_SCHEMA_VERSION = "1.2.0"
+METADATA_SCHEMA_VERSION = "1.3.0"
+LABEL_SCHEMA_VERSION = "1.3.0"
+_UNKNOWN_SIZES = {k: fact_limits.choose_size(None, None, 0, 0).as_dict() for k in ("length", "beam")}
 
 
 def clean(value: Any) -> Any:
@@ -53,8 +55,17 @@ def oriented_box(ship_row: float, ship_col: float, heading_deg: float | None, di
     ]
 
 
+def label_facts(cand: dict, vessel: dict) -> tuple[dict, dict[str, str]]:
+    """The motion facts at the sensing instant within `fact_limits`, and every fact nulled on the way
+    (the vessel's static ones included), as {fact: reason} sorted by fact."""
+    motion, dropped = fact_limits.check_motion(cand.get("sog_kn"), cand.get("cog_deg"), cand.get("heading_deg"))
+    dropped.update(vessel.get("dropped_facts") or {})
+    return motion, dict(sorted(dropped.items()))
+
+
 def label_document(tile_id: str, chip: ChipArrays, cand: dict, vessel: dict) -> dict:
-    heading, cog = clean(cand.get("heading_deg")), clean(cand.get("cog_deg"))
+    motion, dropped = label_facts(cand, vessel)
+    heading, cog = motion["heading_deg"], motion["cog_deg"]
     gsd = abs(chip.transform.a)
     return {
         "schema_version": LABEL_SCHEMA_VERSION,
@@ -67,16 +78,17 @@ def label_document(tile_id: str, chip: ChipArrays, cand: dict, vessel: dict) -> 
         },
         "heading_deg": heading,
         "cog_deg": cog,
-        "sog_kn": clean(cand.get("sog_kn")),
+        "sog_kn": motion["sog_kn"],
         "length_m": clean(vessel.get("length_m")),
         "beam_m": clean(vessel.get("beam_m")),
         "ship_type": clean(vessel.get("ship_type")),
         "nav_status": clean(vessel.get("nav_status")),
         "position_uncertainty_m": round(float(cand["uncertainty_m"]), 3),
         "position_uncertainty_px": round(float(cand["uncertainty_m"]) / gsd, 3),
-        "sensing": sensing_block(chip, cand),
+        "sensing": sensing_block(chip, {**cand, "cog_deg": cog}),
         # the heading says where the bow points; without it the course is the best guess
         "oriented_box_px": oriented_box(chip.ship_row, chip.ship_col, heading if heading is not None else cog, vessel, gsd),
+        "dropped_facts": dropped,
     }
 
 
@@ -148,7 +160,9 @@ def metadata_document(row: dict, chip: ChipArrays, cand: dict, scene: dict, vess
         "split": row["split"],
         "vessel": {"mmsi": row["mmsi"], "name": vessel.get("ship_name"), "imo": vessel.get("imo"),
                    "call_sign": vessel.get("call_sign"), "ship_type": vessel.get("ship_type"),
-                   "length_m": vessel.get("length_m"), "beam_m": vessel.get("beam_m")},
+                   "length_m": vessel.get("length_m"), "beam_m": vessel.get("beam_m"),
+                   "size_check": vessel.get("size_check") or _UNKNOWN_SIZES,
+                   "dropped_facts": label_facts(cand, vessel)[1]},
         "ais": {"fixes": _fixes(cand), "interpolation_method": row["interp_method"],
                 "gap_before_s": clean(row["gap_before_s"]), "gap_after_s": clean(row["gap_after_s"]),
                 "position_uncertainty_m": round(row["uncertainty_m"], 3),

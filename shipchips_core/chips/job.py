@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 import rasterio
 
-from shipchips_core.ais.vessels import VESSEL_FIELDS, latest_vessel_facts
+from shipchips_core.ais import fact_limits
+from shipchips_core.ais.vessels import CHECK_FIELDS, VESSEL_FIELDS, latest_vessel_facts
 from shipchips_core.chips import documents, executors, files
 from shipchips_core.chips.duplicates import drop_duplicate_datatakes
 from shipchips_core.chips.executors import ProgressFn
@@ -75,9 +76,10 @@ class SliceTask:
 
 
 def vessel_facts(ais: pd.DataFrame) -> dict[int, dict]:
-    """The latest facts per MMSI, as the chip documents carry them."""
+    """The latest facts per MMSI (within `fact_limits`), as the chip documents carry them."""
     latest = latest_vessel_facts(ais)
-    return {int(r["mmsi"]): {k: documents.clean(r[k]) for k in VESSEL_FIELDS} for r in latest.to_dict("records")}
+    fields = (*VESSEL_FIELDS, *CHECK_FIELDS)
+    return {int(r["mmsi"]): {k: documents.clean(r[k]) for k in fields} for r in latest.to_dict("records")}
 
 
 def cut_partition(job: ChipJob, candidates: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame,
@@ -246,6 +248,7 @@ def _base_row(job: ChipJob, scene: dict, cand: dict, rule: RadiometryRule) -> di
         "meta_path": None,
         "label_path": None,
         "mask_path": None,
+        "dropped_facts": None,
     }
 
 
@@ -275,7 +278,8 @@ def _cut_and_write(job: ChipJob, reader: SceneReader, row: dict, cand: dict, sce
     files.write_masks(job.storage, row["mask_path"], chip, masks)
     if row["quicklook_path"]:
         job.storage.write_bytes(row["quicklook_path"], files.quicklook_jpeg(chip))
-    files.write_json(job.storage, row["label_path"], documents.label_document(tile, chip, cand, vessel))
+    label = documents.label_document(tile, chip, cand, vessel)
+    files.write_json(job.storage, row["label_path"], label)
     meta = documents.metadata_document(row, chip, cand, scene, vessel, qa, job.config_digest)
     files.write_json(job.storage, row["meta_path"], meta)
-    return _finish(row, "ok", None)
+    return _finish({**row, "dropped_facts": fact_limits.format_dropped(label["dropped_facts"])}, "ok", None)

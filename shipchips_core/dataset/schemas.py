@@ -83,6 +83,9 @@ AIS_SNAPSHOTS = pa.DataFrameSchema(
         "dim_d": _col("Int64", pa.Check.in_range(0, 63), nullable=True),
         "length_m": _col("float64", pa.Check.ge(0), nullable=True),
         "beam_m": _col("float64", pa.Check.ge(0), nullable=True),
+        # the overall size as the source reports it beside A/B/C/D (DMA, NOAA); NaN for aisstream
+        "reported_length_m": _col("float64", pa.Check.gt(0), nullable=True),
+        "reported_beam_m": _col("float64", pa.Check.gt(0), nullable=True),
     },
     strict=True,
     ordered=True,
@@ -256,6 +259,8 @@ CHIPS = pa.DataFrameSchema(
         "reason": _col(object, nullable=True),
         # a `duplicate_datatake` row: the chip kept of the same ship from the same datatake (`chips/duplicates.py`)
         "kept_tile_id": _col(object, nullable=True),
+        # an `ok` chip's label facts nulled by `ais/fact_limits.py`, `fact=reason;...` (None: none)
+        "dropped_facts": _col(object, nullable=True),
     },
     strict=True,
     ordered=True,

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import rasterio
 
+from shipchips_core.ais.clean import DROP_REASONS
 from shipchips_core.dataset import paths
 from shipchips_twin.world import SAMPLE_DAY
 
@@ -75,6 +76,21 @@ def test_qa_report_written_with_a_figure(pipeline_run):
     summary = _table(pipeline_run, paths.table_dataset("qa_report"))
     tiles = _table(pipeline_run, paths.TILES_INDEX)
     assert summary.n_chips.iloc[0] == len(tiles)
+
+
+def test_qa_funnel_opens_with_the_ais_cleaning_losses_the_asset_recorded(pipeline_run):
+    """The qa_report asset reads ais_snapshots' recorded counts: the funnel's AIS row holds what was read."""
+    (event,) = pipeline_run.result.asset_materializations_for_node("ais_snapshots")
+    counts = {k.split("/", 1)[1]: v.value for k, v in event.metadata.items() if k.startswith("count/")}
+    ais = _table(pipeline_run, paths.AIS_OBSERVATIONS_INDEX)
+    html = pipeline_run.storage.read_bytes(paths.qa_report(SAMPLE_DAY)).decode()
+    funnel = html[html.index("<h3>Funnel: AIS fixes to chips</h3>"):]
+    drops = {r: n for r, n in counts.items() if n and (r in DROP_REASONS or r.startswith("malformed_"))}
+    reasons = ", ".join(f"{r} {n}" for r, n in sorted(drops.items(), key=lambda kv: (-kv[1], kv[0])))
+    lost = sum(drops.values())
+    assert counts["positions_kept"] == len(ais)
+    assert (f'<tr><td>AIS positions</td><td class="num">{len(ais) + lost}</td><td class="num">{len(ais)}</td>'
+            f'<td class="num">{lost}</td>' + (f"<td>{reasons}</td>" if reasons else "<td></td>") + "</tr>") in funnel
 
 
 def test_daily_sql_model_counts_the_days_chips(pipeline_run):

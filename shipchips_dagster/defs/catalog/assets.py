@@ -29,11 +29,26 @@ def qa_report(
     ais_snapshots: AisDataset,
     plan_status: pd.DataFrame,
     s2_scene_metadata: pd.DataFrame,
+    chip_candidates: pd.DataFrame,
     chips: pd.DataFrame,
 ) -> pd.DataFrame:
-    """`QA/reports/{date}.html` and its one-row summary, the plan's outcomes read from `plan_status`."""
+    """`QA/reports/{date}.html` and its one-row summary, the plan's outcomes read from `plan_status`, the
+    funnel's AIS losses from the counts `ais_snapshots` recorded for the day."""
     day = partition_day(context)
-    return output(context, pipeline.qa_report(shipchips.storage, day, ais_snapshots, plan_status, s2_scene_metadata, chips))
+    result = pipeline.qa_report(shipchips.storage, day, ais_snapshots, plan_status, s2_scene_metadata, chips_table=chips,
+                                candidates=chip_candidates, ais_drops=_recorded_counts(context, "ais_snapshots"))
+    return output(context, result)
+
+
+def _recorded_counts(context: dg.AssetExecutionContext, asset: str) -> dict[str, int]:
+    """The `count/...` metadata of `asset`'s latest materialization of this partition ({} if none)."""
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[context.partition_key]), limit=1
+    ).records
+    if not records or records[0].asset_materialization is None:
+        return {}
+    metadata = records[0].asset_materialization.metadata
+    return {k.split("/", 1)[1]: int(v.value) for k, v in metadata.items() if k.startswith("count/")}
 
 
 @dg.asset(partitions_def=DAILY, group_name=GROUP)

@@ -210,6 +210,7 @@ def test_output_columns_dtypes_and_order(storage):
     assert [str(d) for d in df.dtypes] == [
         "int64", "datetime64[ns, UTC]", "float64", "float64", "float64", "float64", "float64", "Int64", "object",
         "object", "object", "object", "Int64", "object", "Int64", "Int64", "Int64", "Int64", "Int64", "float64", "float64",
+        "float64", "float64",
     ]
     assert list(df.index) == list(range(len(df)))
     assert df.equals(df.sort_values(["mmsi", "time_utc"]).reset_index(drop=True))

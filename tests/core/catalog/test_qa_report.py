@@ -131,7 +131,7 @@ def test_html_content(storage):
                      ("Scenes ok", 1), ("Scenes invalid", 1), ("Chips ok", 3), ("Chips dropped", 3),
                      ("Chips failed", 1)]:
         assert f'<th>{label}</th><td class="num">{n}</td>' in html
-    assert html.count('<img alt="') == html.count('src="data:image/png;base64,') == 3  # map, histograms, sheet
+    assert html.count('<img alt="') == html.count('src="data:image/png;base64,') == 4  # map, histograms, sheet, funnel
     assert "low_valid_fraction" in html and "read_error" in html
     assert "S2A_OK" in html and "dn_div_10000" in html and "3.5" in html
     quality = html.split("<h2>Data quality</h2>")[1]
@@ -155,7 +155,7 @@ def test_zero_chips_and_zero_scenes(storage):
     assert (row["n_chips"], row["n_chip_attempts"], row["n_scenes"]) == (0, 0, 0)
     assert row["drop_reasons_json"] == "{}"
     assert "No chip attempts for this day" in html and "No scenes were found for this day" in html
-    assert html.count('src="data:image/png;base64,') == 1  # the map of the AIS tracks only
+    assert html.count('src="data:image/png;base64,') == 2  # the map of the AIS tracks and the funnel
 
 
 def test_completely_empty_day(tmp_path):

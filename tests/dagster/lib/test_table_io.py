@@ -23,7 +23,8 @@ def ais_rows(n=3, mmsi=244123456):
         "ship_name": ["NOORDZEE", None, "NOORDZEE"][:n], "imo": pd.array([9000001] * n, dtype="Int64"),
         "call_sign": [None] * n, "ship_type": pd.array([70] * n, dtype="Int64"),
         **{k: pd.array([10] * n, dtype="Int64") for k in ("dim_a", "dim_b", "dim_c", "dim_d")},
-        "length_m": [20.0] * n, "beam_m": [20.0] * n,
+        "length_m": [20.0] * n, "beam_m": [20.0] * n, "reported_length_m": [float("nan")] * n,
+        "reported_beam_m": [float("nan")] * n,
     })
 
 
