@@ -33,10 +33,18 @@ STAGE_SCHEMA = pa.schema([
     pa.field("seq", pa.int64()),
 ])
 # the stored ais_snapshots file: microsecond UTC times, as DuckDB's COPY of the frame stored them
-SNAPSHOT_SCHEMA = pa.schema([
-    pa.field(n, pa.timestamp("us", "UTC") if n == "time_utc" else CANONICAL.field(n).type if n in CANONICAL.names
-             else pa.string()) for n in clean.COLUMNS
-])
+_DERIVED_TYPES = {"float64": pa.float64(), "Int64": pa.int64(), "int64": pa.int64()}  # columns cleaning adds
+
+
+def _snapshot_type(name: str) -> pa.DataType:
+    if name == "time_utc":
+        return pa.timestamp("us", "UTC")
+    if name in CANONICAL.names:
+        return CANONICAL.field(name).type
+    return _DERIVED_TYPES.get(str(clean.COLUMNS[name]), pa.string())
+
+
+SNAPSHOT_SCHEMA = pa.schema([pa.field(n, _snapshot_type(n)) for n in clean.COLUMNS])
 RUN_ROWS = 131_072  # rows fetched from the sorted stage at a time: ~30 MB as a pandas run
 DUCKDB_MEMORY = "256MB"  # DuckDB's sort spills beyond this; the Python side holds one run
 DUCKDB_THREADS = 2

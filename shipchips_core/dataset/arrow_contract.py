@@ -40,7 +40,7 @@ def validate_batch(table_name: str, table: pa.Table, to_pandas=None) -> None:
 
 
 def _understood(schema) -> bool:
-    known = {"in_range", "greater_than_or_equal_to", "isin", "str_length", "utf8_text"}
+    known = {"in_range", "greater_than", "greater_than_or_equal_to", "isin", "str_length", "utf8_text"}
     return not schema.checks and all(c.name in known for col in schema.columns.values() for c in col.checks) \
         and all(col.dtype is not None and _arrow_kind(str(col.dtype)) for col in schema.columns.values())
 
@@ -80,6 +80,8 @@ def _bad(check, values: pa.ChunkedArray):
         ok = pc.and_(low, high)
     elif check.name == "greater_than_or_equal_to":
         ok = pc.greater_equal(values, s["min_value"])
+    elif check.name == "greater_than":
+        ok = pc.greater(values, s["min_value"])
     elif check.name == "isin":
         ok = pc.is_in(values, value_set=pa.array(list(s["allowed_values"]), values.type))
     elif check.name == "str_length":
@@ -104,6 +106,6 @@ def _describe(check) -> str:
     s = check.statistics
     if check.name == "in_range":
         return f"in_range({s['min_value']}, {s['max_value']})"
-    if check.name == "greater_than_or_equal_to":
-        return f"greater_than_or_equal_to({s['min_value']})"
+    if check.name in ("greater_than", "greater_than_or_equal_to"):
+        return f"{check.name}({s['min_value']})"
     return check.name
