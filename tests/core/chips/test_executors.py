@@ -17,7 +17,7 @@ import pytest
 from distributed import Client, LocalCluster, WorkerPlugin
 
 from benchmarks._twin_pipeline import areas_bbox, land_ais
-from shipchips_core.ais import archives
+from shipchips_core.ais.landing_day import build_ais_snapshots
 from shipchips_core.chips.executors import SCHEDULER_ENV, scheduler_address
 from shipchips_core.chips.job import ChipJob, cut_partition
 from shipchips_core.config import Config, ConfigError
@@ -47,7 +47,7 @@ def twin_day(tmp_path_factory, twin_world, scene_catalog):
     day = twin_world.spec.days[0]
     storage = LocalStorage(tmp_path_factory.mktemp("ais_day"))
     land_ais(twin_world, storage, day)
-    ais, _, _ = archives.build_day(storage, cfg.ais, day, cfg.areas)
+    ais, _ = build_ais_snapshots(storage, day, cfg.areas)  # the landing files, as a frame (a small day)
     with StacApiTwin(scene_catalog) as api:
         stac = dataclasses.replace(cfg.stac, url=api.url)
         history = overpass.search_history(stac, areas_bbox(cfg), day, cfg.plan.history_days)
