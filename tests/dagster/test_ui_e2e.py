@@ -66,10 +66,8 @@ class Ui:
         self.page.get_by_text("Materialize all").first.click()
         dialog = self.page.get_by_role("dialog")
         dialog.get_by_text("Partition selection").wait_for()
-        show_all = dialog.get_by_text("Show all partitions")
-        if show_all.count():
-            show_all.click()
-        box = dialog.get_by_role("textbox").first
+        dialog.get_by_text("Show all partitions").click()  # the text box of partition names comes with it
+        box = dialog.get_by_role("textbox")
         box.fill(",".join(partitions))
         box.press("Enter")
         dialog.get_by_text(re.compile(rf"^{len(partitions)} partitions?$")).wait_for()
@@ -163,6 +161,7 @@ def test_the_asset_graph_shows_every_asset_with_its_checks_and_daily_partitions(
             checks = sorted(c.name for c in graph.get_check_keys_for_assets([key]))
             if not checks:
                 continue
+            page.go(f"/locations/shipchips/asset-groups/{group}/lineage")  # the whole group in view again
             page.page.locator("[class*=AssetNode_assetName]", has_text=re.compile(rf"^{key.path[-1]}$")).click()
             for check in checks:
                 page.page.get_by_text(check, exact=True).first.wait_for()
@@ -218,10 +217,14 @@ def test_a_three_day_backfill_from_the_dialog_completes_all_green(ui, sample_day
     before = {b.backfill_id for b in instance.get_backfills()}
     page.launch_from_materialize_dialog(days, "backfill")
     backfill = _wait_backfill(instance, before)
+    page.page.set_viewport_size({"width": 1600, "height": 1400})  # every asset's row of the backfill in view
     page.go(f"/runs/b/{backfill.backfill_id}")
     page.shot("backfill")
     assert backfill.status == BulkActionStatus.COMPLETED_SUCCESS, backfill.status
-    page.wait_text("^Completed$")
+    page.wait_text("^Succeeded$")
+    # one row per asset: a full green bar, 3 of 3 partitions for the daily ones
+    n_assets = len(backfill.asset_selection)
+    assert page.page.get_by_text("100% completed", exact=True).count() == n_assets == 17
     runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": backfill.backfill_id}))
     assert runs and {r.status for r in runs} == {dg.DagsterRunStatus.SUCCESS}
     for asset in ("ais_snapshots", "chips", "qa_report"):  # every day's partition is materialized (green)
