@@ -21,7 +21,8 @@ DEPLOY = REPO / "deploy"
 SECRET = "shipchips-secrets"
 SECRET_NAMES = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY|ACCESS_KEY", re.I)
 INSTANCE_MOUNT = "/opt/dagster/dagster_home"
-CLIS = {"dagster": "dagster._cli", "dagster-webserver": "dagster_webserver.cli", "dagster-daemon": "dagster._daemon.cli"}
+CLIS = {"dagster": "dagster._cli", "dagster-webserver": "dagster_webserver.cli",
+        "dagster-daemon": "dagster._daemon.cli"}
 
 
 def _instance_yaml() -> dict:
@@ -104,8 +105,9 @@ def test_each_configured_class_accepts_its_config(monkeypatch):
 
 def test_the_run_queue_limits_one_run_per_partition_and_two_chip_runs(monkeypatch):
     section = _instance_yaml()["run_coordinator"]
-    coordinator = ConfigurableClassData(section["module"], section["class"], yaml.safe_dump(section["config"])).rehydrate()
-    limits = {(lim["key"], str(lim.get("value"))): lim["limit"] for lim in coordinator.get_run_queue_config().tag_concurrency_limits}
+    data = ConfigurableClassData(section["module"], section["class"], yaml.safe_dump(section["config"]))
+    queue = data.rehydrate().get_run_queue_config()
+    limits = {(lim["key"], str(lim.get("value"))): lim["limit"] for lim in queue.tag_concurrency_limits}
     assert limits[("dagster/partition", "{'applyLimitPerUniqueValue': True}")] == 1
     assert limits[("shipchips/stage", "chips")] == 2
     from shipchips_dagster.defs.chips.automation import DOWNSTREAM_JOB
@@ -188,7 +190,8 @@ def test_the_collector_is_one_long_running_service_on_the_runs_volume():
     # it lands files where the run pods read them: the same claim, mounted at the same path
     launcher = _instance_yaml()["run_launcher"]["config"]
     run_mounts = {m["name"]: m["mountPath"] for m in launcher["volume_mounts"]}
-    run_claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in launcher["volumes"] if "persistentVolumeClaim" in v}
+    run_claims = {v["name"]: v["persistentVolumeClaim"]["claimName"]
+                  for v in launcher["volumes"] if "persistentVolumeClaim" in v}
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"]}
     assert {claims[n]: p for n, p in mounts.items()} == {run_claims[n]: run_mounts[n] for n in run_claims}
