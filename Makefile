@@ -5,7 +5,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo demo-s3 test test-fast bench clean
+# Debian packages the tests start for real: a PostgreSQL server (Dagster's run and event storage) and a
+# headless chromium (the UI test). `make demo` does not need them.
+SYSTEM_DEPS := postgresql chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: demo demo-s3 test test-fast bench clean system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +25,15 @@ demo: $(STAMP)
 demo-s3: $(STAMP)
 	$(BIN)/python -m shipchips_dagster.demo --s3 $(if $(VERBOSE),--verbose,)
 
-test: $(STAMP)
+# idempotent: apt runs only when one of the packages is not installed yet
+system-deps:
+	@missing=$$(for p in $(SYSTEM_DEPS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing (apt-get)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 test-fast: $(STAMP)

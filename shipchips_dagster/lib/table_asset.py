@@ -31,7 +31,9 @@ LAZY_TYPES = {
 def table_asset(name: str, *, group: str, schema: str | None = None, dataset: str | None = None, deps: tuple = ()):
     """A daily table asset typed by its pandera schema (default: the asset's name)."""
     schema = schema or name
-    metadata = {SCHEMA_KEY: schema, **({DATASET_KEY: dataset} if dataset else {})}
+    # the columns as Dagster's catalog shows them: the pandera schema's, as dagster-pandera reads it
+    columns = DAGSTER_TYPES[schema].metadata["schema"].schema
+    metadata = {SCHEMA_KEY: schema, "dagster/column_schema": columns, **({DATASET_KEY: dataset} if dataset else {})}
     return dg.asset(
         name=name,
         partitions_def=DAILY,

@@ -4,5 +4,8 @@ import dagster as dg
 
 from shipchips_dagster.lib.partitions import DAILY
 
-AIS_JOB = dg.define_asset_job("ais_daily", selection=["ais_snapshots"], partitions_def=DAILY)
+# the stage tag: deploy/dagster.yaml's run queue limits runs by it
+AIS_JOB = dg.define_asset_job(
+    "ais_daily", selection=["ais_snapshots"], partitions_def=DAILY, tags={"shipchips/stage": "ais"}
+)
 AIS_DAILY_SCHEDULE = dg.build_schedule_from_partitioned_job(AIS_JOB, hour_of_day=1, minute_of_hour=0)

@@ -19,6 +19,7 @@ DOWNSTREAM_JOB = dg.define_asset_job(
     selection=dg.AssetSelection.assets("ais_snapshots").downstream(include_self=False)
     - dg.AssetSelection.tag(*next(iter(WHOLE_DATASET.items()))),
     partitions_def=DAILY,
+    tags={"shipchips/stage": "chips"},  # deploy/dagster.yaml's run queue runs at most two at once
 )
 
 
