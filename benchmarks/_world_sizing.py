@@ -63,7 +63,8 @@ def project(stages: dict, facts: dict, spec, network: dict | None) -> dict:
             world[name] = {"items": None, "cpu_s": None, "bytes": 0.0}
             continue
         items = s["items"] * per_day[name]
-        world[name] = {"items": items, "cpu_s": items * s["cpu_ms_per_item"] / 1000, "bytes": s["bytes"] * per_day[name]}
+        world[name] = {"items": items, "cpu_s": items * s["cpu_ms_per_item"] / 1000,
+                       "bytes": s["bytes"] * per_day[name]}
     chips = stages["chipping"]["ok"] * per_day["chipping"]
     cpu_day = sum(w["cpu_s"] for n, w in world.items() if n != "scenes")  # scenes: a network-bound search
     backfill_cpu = cpu_day - world["collection"]["cpu_s"]  # a backfill reads archives, not the live feed
@@ -129,7 +130,8 @@ def _n(value, fmt="{:,.0f}"):
 def format_report(r: dict) -> str:
     out, f, w, mach = io.StringIO(), r["fleet"], r["world"], r["machine"]
     p = lambda line="": print(line, file=out)  # noqa: E731
-    p(f"world day: {f['vessels']:,} vessels simulated of {r['spec']['world_vessels']:,} (scale {r['spec']['scale']:g}), "
+    p(f"world day: {f['vessels']:,} vessels simulated of {r['spec']['world_vessels']:,} "
+      f"(scale {r['spec']['scale']:g}), "
       f"{r['spec']['hours']:g} h, {f['messages']:,} messages ({f['positions']:,} positions, {f['class_a']:,} class A); "
       f"{f['under_overpass']:,} under a Sentinel-2 overpass (fleet share {f['fleet_share']:.3f})")
     p(f"machine: {mach['cpus']} CPUs ({mach['cpu_model']}), load average {mach['load_start']} at start, "
@@ -146,7 +148,8 @@ def format_report(r: dict) -> str:
     p(f"matching: {m['statuses']}; chipping: {ch['statuses']} ({ch['files']} files)")
     p("CPU = the process tree's (driver, STAC twin thread, Dask workers); RSS = the tree's summed peak")
     p()
-    p(f"projected to {w['vessels']:,} vessels (x{w['factor']:,.1f}), one day (measured CPU per item x the world's items):")
+    p(f"projected to {w['vessels']:,} vessels (x{w['factor']:,.1f}), one day "
+      "(measured CPU per item x the world's items):")
     for name in STAGES:
         s = w["stages"][name]
         if s["items"] is None:
@@ -160,7 +163,8 @@ def format_report(r: dict) -> str:
       + (f"{w['cog_read_bytes_per_day'] / GB:,.1f} GB/day in {w['cog_get_requests_per_day']:,.0f} GETs"
          if "cog_read_bytes_per_day" in w else "— (run benchmarks.chip_throughput for bytes per chip)"))
     p(f"  a year of backfill: {w['backfill_core_hours_per_year']:,.0f} core-h, "
-      f"{w['stored_bytes_per_year'] / TB:,.2f} TB on S3 (+ {w['landing_bytes_per_year'] / TB:,.2f} TB if landing files are kept)")
+      f"{w['stored_bytes_per_year'] / TB:,.2f} TB on S3 "
+      f"(+ {w['landing_bytes_per_year'] / TB:,.2f} TB if landing files are kept)")
     p()
     for line in target_lines(r["targets"]):
         p(line)
