@@ -51,3 +51,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.interpolation
 	$(BIN)/python -m benchmarks.label_accuracy
 	$(BIN)/python -m benchmarks.index_queries
+	$(BIN)/python -m benchmarks.world_day
