@@ -23,7 +23,7 @@ import duckdb
 
 from shipchips_core.dataset import paths as layout
 
-SCHEMA_VERSION = 1  # bump when the copy's tables change: an older copy is rebuilt
+SCHEMA_VERSION = 2  # bump when the copy's tables change: an older copy is rebuilt
 TABLE = "tiles"
 CACHE_ENV = "SHIPCHIPS_CACHE_DIR"
 
