@@ -68,14 +68,18 @@ def _recorded_days(con: duckdb.DuckDBPyConnection, db: str) -> dict[str, tuple[s
 
 def _ensure_tables(con: duckdb.DuckDBPyConnection, db: str, first_file: str) -> None:
     con.execute(f"CREATE TABLE IF NOT EXISTS {db}._version (version INTEGER)")
-    version = con.execute(f"SELECT max(version) FROM {db}._version").fetchone()[0]
-    if version != SCHEMA_VERSION:  # an older (or empty) copy: start afresh
-        for table in (TABLE, "_days"):
-            con.execute(f"DROP TABLE IF EXISTS {db}.{table}")
-        con.execute(f"DELETE FROM {db}._version")
+    if con.execute(f"SELECT max(version) FROM {db}._version").fetchone()[0] is None:  # a new copy (`attach` replaced an old one)
         con.execute(f"INSERT INTO {db}._version VALUES ({SCHEMA_VERSION})")
     con.execute(f"CREATE TABLE IF NOT EXISTS {db}._days (date VARCHAR PRIMARY KEY, source VARCHAR, modified DOUBLE)")
     con.execute(f"CREATE TABLE IF NOT EXISTS {db}.{TABLE} AS SELECT * FROM {_read(first_file)} LIMIT 0")
+
+
+def _older_version(con: duckdb.DuckDBPyConnection, db: str) -> bool:
+    """True for a copy made by another schema version (an empty new file is not one)."""
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = $db", {"db": db}).fetchall()}
+    if "_version" not in tables:
+        return bool(tables)
+    return con.execute(f"SELECT max(version) FROM {db}._version").fetchone()[0] != SCHEMA_VERSION
 
 
 def _read(file: str) -> str:
@@ -125,6 +129,11 @@ def attach(con: duckdb.DuckDBPyConnection, storage, cache_dir: Path, db: str = "
     path.parent.mkdir(parents=True, exist_ok=True)
     quoted = str(path).replace("'", "''")
     con.execute(f"ATTACH '{quoted}' AS {db}")
+    if _older_version(con, db):  # a new file, not tables dropped inside the old one: DuckDB does not shrink files
+        con.execute(f"DETACH {db}")
+        path.unlink()
+        Path(f"{path}.wal").unlink(missing_ok=True)
+        con.execute(f"ATTACH '{quoted}' AS {db}")
     try:
         return sync(con, storage, db)
     except BaseException:

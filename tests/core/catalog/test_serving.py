@@ -89,11 +89,19 @@ def test_a_copy_from_an_older_schema_version_is_rebuilt(storage, tmp_path, monke
     cache = tmp_path / "cache"
     con = duckdb.connect()
     serving.attach(con, storage, cache)
+    con.execute("CREATE TABLE serving.left_by_the_old_version (x INTEGER)")
     con.close()
     monkeypatch.setattr(serving, "SCHEMA_VERSION", serving.SCHEMA_VERSION + 1)
     con = duckdb.connect()
     rebuilt = serving.attach(con, storage, cache)
     assert rebuilt.loaded == ("2024-05-01", "2024-05-02") and rebuilt.rows == 3
+    # a new file, not the old one with its tables dropped (DuckDB would not shrink it)
+    tables = con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'serving' ORDER BY 1").fetchall()
+    assert tables == [("_days",), ("_version",), ("tiles",)]
+    con.close()
+    con = duckdb.connect()
+    again = serving.attach(con, storage, cache)
+    assert again.loaded == () and again.rows == 3
 
 
 def test_shipchips_sql_keeps_its_copy_in_the_cache_dir_unless_told_not_to(storage, tmp_path, capsys):
