@@ -102,10 +102,9 @@ def open_catalog(storage, database: str = ":memory:", threads: int | None = None
 
 def _serve_tiles(con: duckdb.DuckDBPyConnection, storage, cache_dir, on_fallback) -> bool:
     """Point `tiles` at the synced serving copy; False (and `on_fallback` told why) where it cannot be used."""
-    if not storage.list(layout.TILES_INDEX, ".parquet"):
-        return False
     try:
-        serving.attach(con, storage, cache_dir)
+        if serving.attach(con, storage, cache_dir) is None:  # no day stored yet: the empty view
+            return False
     except (duckdb.Error, OSError) as exc:
         if on_fallback is not None:
             on_fallback(f"the indexed copy at {serving.database_path(storage, cache_dir)} is not usable ({exc}); "

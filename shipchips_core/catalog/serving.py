@@ -7,7 +7,7 @@ costs seconds. `shipchips sql` therefore queries a DuckDB database that mirrors 
 with an ART index on `mmsi`: a copy, kept in a cache folder outside the dataset root, that anyone can
 delete.
 
-`sync` brings the copy up to date with the stored days: a day file that is new, or whose modification
+`attach` brings the copy up to date with the stored days: a day file that is new, or whose modification
 time changed, replaces that day's rows; a day whose file is gone loses its rows; the rest is
 not touched. The copy records which file state each day came from (table `_days`).
 """
@@ -87,17 +87,13 @@ def _read(file: str) -> str:
     return f"read_parquet('{quoted}', hive_partitioning = true, hive_types = {{'date': 'VARCHAR'}})"
 
 
-def sync(con: duckdb.DuckDBPyConnection, storage, db: str = "serving") -> SyncReport:
-    """Bring the attached copy `db` up to date with `storage`'s tile-index days (module docstring)."""
-    stored = _stored_days(con, storage)
-    if not stored:
-        raise ValueError(f"no tile-index day stored under {storage.uri(layout.TILES_INDEX)}")
+def _sync(con: duckdb.DuckDBPyConnection, db: str, stored: dict[str, tuple[str, float]]) -> SyncReport:
+    """Bring the attached copy `db` up to date with the `stored` days (module docstring)."""
     _ensure_tables(con, db, next(iter(stored.values()))[0])
     recorded = _recorded_days(con, db)
     stale = sorted(d for d in recorded if d not in stored or recorded[d] != stored[d])
     fresh = sorted(d for d in stored if recorded.get(d) != stored[d])
     if stale or fresh:
-        first_build = not recorded
         con.execute("BEGIN TRANSACTION")
         try:
             _apply(con, db, stale, {d: stored[d] for d in fresh}, first_build=not recorded)
@@ -121,10 +117,14 @@ def _apply(con, db: str, stale: list[str], fresh: dict[str, tuple[str, float]], 
     con.execute(f"CREATE INDEX IF NOT EXISTS tiles_mmsi ON {db}.{TABLE} (mmsi)")
 
 
-def attach(con: duckdb.DuckDBPyConnection, storage, cache_dir: Path, db: str = "serving") -> SyncReport:
-    """Attach (creating if needed) the copy of `storage`'s tile index to `con` as `db`, synced.
+def attach(con: duckdb.DuckDBPyConnection, storage, cache_dir: Path, db: str = "serving") -> SyncReport | None:
+    """Attach (creating if needed) the copy of `storage`'s tile index to `con` as `db`, synced; None (and
+    nothing attached) while no day is stored.
 
     Raises duckdb.IOException when another process holds the copy open for writing."""
+    stored = _stored_days(con, storage)
+    if not stored:
+        return None
     path = database_path(storage, cache_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     quoted = str(path).replace("'", "''")
@@ -135,7 +135,7 @@ def attach(con: duckdb.DuckDBPyConnection, storage, cache_dir: Path, db: str = "
         Path(f"{path}.wal").unlink(missing_ok=True)
         con.execute(f"ATTACH '{quoted}' AS {db}")
     try:
-        return sync(con, storage, db)
+        return _sync(con, db, stored)
     except BaseException:
         con.execute(f"DETACH {db}")
         raise

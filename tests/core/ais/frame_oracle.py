@@ -12,8 +12,9 @@ import pyarrow.csv as pacsv
 
 from shipchips_core.ais import archives, clean
 from shipchips_core.ais.csv_layout import canonical, row_keys
+from shipchips_core.ais import landing_day
 from shipchips_core.ais.landing_day import _positions_frame
-from shipchips_core.ais.messages import MALFORMED_REASONS, MalformedMessage, PositionRecord, parse_message
+from shipchips_core.ais.messages import MALFORMED_REASONS
 from shipchips_core.dataset import paths
 
 
@@ -44,16 +45,9 @@ def build_ais_snapshots(storage, day: date, areas) -> tuple[pd.DataFrame, dict[s
     for rel in storage.list(paths.ais_landing_dir(day), ".jsonl"):
         if rel.rsplit("/", 1)[-1].startswith("quarantine"):
             continue
-        for line in storage.read_bytes(rel).split(b"\n"):
-            if not line.strip():
-                continue
-            counts["messages_read"] += 1
-            try:
-                rec = parse_message(line)
-            except MalformedMessage as exc:
-                counts[f"malformed_{exc.reason}"] += 1
-                continue
-            (positions if isinstance(rec, PositionRecord) else statics).append(rec)
+        file_positions, file_statics = landing_day._read_file(storage, rel, counts)  # the parsing is shared
+        positions += file_positions
+        statics += file_statics
     df = _positions_frame(positions)
     rows = clean.RowFilter(day, areas)
     mask = rows.keep(df["mmsi"].to_numpy("int64"), df["time_utc"].astype("int64").to_numpy(),
