@@ -135,9 +135,7 @@ def qa_report(
 ) -> StageResult:
     """`QA/reports/{day}.html` and its one-row summary; `plan` is the resolved plan (`plan_status`),
     `ais_drops` the `ais_snapshots` stage's counts (its drop reasons open the data quality funnel).
-    Its map draws every track, so it reads the day's rows (not yet narrowed to its columns)."""
-    if isinstance(ais, AisDataset):
-        ais = ais.frame()
+    A stored day is queried for its counts, vessel facts and thinned tracks, never read whole."""
     summary = qa.build_qa_report(day, ais=ais, plan=plan, scenes=scenes, chips=chips_table, storage=storage,
                                  candidates=candidates, ais_drops=ais_drops)
     return StageResult(summary, facts={"report": Location(storage.location(summary["report_path"].iloc[0]))})

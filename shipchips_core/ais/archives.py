@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from shipchips_core.ais import clean, day_stream, dma, landing_day, noaa, snapshot_dataset
+from shipchips_core.ais import clean, day_stream, dma, landing_day, noaa, snapshot_dataset, work_files
 from shipchips_core.ais.csv_layout import CANONICAL, Layout, canonical, row_keys
 from shipchips_core.config import AisConfig
 from shipchips_core.dataset import paths
@@ -67,7 +67,7 @@ def stream_archive(location: str, fmt: str, day: date, areas: Iterable, out: Pat
     """Clean `day` from one archive file (`fmt`: "noaa" or "dma") into `out`; its counts:
     rows_read = positions_kept + every drop reason. The kept rows are spilled as they are read."""
     rows = clean.RowFilter(day, areas)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".ais-work-") as work:
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=work_files.work_prefix()) as work:
         sink = day_stream.PositionSink(Path(work))
         try:
             with _local(location) as src:

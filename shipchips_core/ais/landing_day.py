@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from shipchips_core.ais import day_stream, snapshot_dataset
+from shipchips_core.ais import day_stream, snapshot_dataset, work_files
 from shipchips_core.ais.clean import POSITION_FIELDS, SOURCE, STATIC_FIELDS, RowFilter, latest_static
 from shipchips_core.ais.messages import MALFORMED_REASONS, MalformedMessage, PositionRecord, parse_message
 from shipchips_core.dataset import paths
@@ -43,7 +43,7 @@ def stream_landing_day(storage: LocalStorage, day: date, areas: Iterable, out: P
     counts.update({f"malformed_{r}": 0 for r in MALFORMED_REASONS})
     rows = RowFilter(day, areas)
     statics: list[pd.DataFrame] = []
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".ais-work-") as work:
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=work_files.work_prefix()) as work:
         sink = day_stream.PositionSink(Path(work))
         for rel in storage.list(paths.ais_landing_dir(day), ".jsonl"):
             if rel.rsplit("/", 1)[-1].startswith("quarantine"):

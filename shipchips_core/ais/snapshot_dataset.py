@@ -7,7 +7,8 @@ pushed down into the scan (DuckDB over the file; its memory is capped and it spi
 - the plan: one row per vessel (`vessel_fixes`: median position, first and last fix, count);
 - matching: the fixes of the candidates' vessels around their sensing times (`fixes_near`);
 - chips and the tile index: each vessel's last report (`last_reports`, for `latest_vessel_facts`);
-- `frame` for what wants rows (the QA report's map), with `columns` and `mmsi` to narrow it.
+- the day's reports: fixes per vessel (`fix_counts`) and a map's thinned tracks (`track_sample`);
+- `frame` for what wants rows, with `columns` and `mmsi` to narrow it.
 
 Frames come back in the dtypes of the whole-day frame (`clean.COLUMNS`), in (mmsi, time) order.
 """
@@ -30,6 +31,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+from shipchips_core.ais import work_files
 from shipchips_core.ais.clean import COLUMNS
 from shipchips_core.ais.vessels import REPORTED, VESSEL_FIELDS
 from shipchips_core.dataset import paths
@@ -64,11 +66,12 @@ class AisDataset:
     def staged(cls, storage, day: date) -> "AisDataset":
         """Where a run streams the day before it is stored: a hidden sibling of the partition's file
         (same folder, so storing it is a rename), unique to this process; a local folder of its own
-        when the root is a bucket."""
+        when the root is a bucket. The work files a killed run left in that folder are removed first."""
         if is_remote(storage):
             return cls(Path(tempfile.mkdtemp(prefix="shipchips-ais-")) / f"staged-{day.isoformat()}.parquet")
         final = storage.path(paths.partition_file(paths.AIS_OBSERVATIONS_INDEX, day))
         final.parent.mkdir(parents=True, exist_ok=True)
+        work_files.remove_stale(final.parent)
         return cls(final.with_name(f".staged-{os.getpid()}-{threading.get_ident()}-{final.name}"))
 
     def batches(self, rows: int = 262_144) -> Iterator[pd.DataFrame]:
@@ -141,13 +144,28 @@ class AisDataset:
             ORDER BY mmsi"""
         return _conform(self._query(sql))
 
+    def fix_counts(self) -> pd.Series:
+        """Fixes per MMSI (index, sorted), named `n_fixes`."""
+        sql = f"SELECT mmsi, count(*) AS n_fixes FROM read_parquet({_quote(self.path)}) GROUP BY mmsi ORDER BY mmsi"
+        return _conform(self._query(sql)).set_index("mmsi")["n_fixes"].astype("int64")
+
+    def track_sample(self, step: int) -> pd.DataFrame:
+        """mmsi, time_utc, lon, lat of each vessel's every `step`-th fix (from its first) and its last,
+        in (mmsi, time) order: a map's tracks in bounded memory."""
+        sql = f"""
+            SELECT mmsi, time_utc, lon, lat FROM read_parquet({_quote(self.path)})
+            WINDOW w AS (PARTITION BY mmsi ORDER BY time_utc)
+            QUALIFY (row_number() OVER w - 1) % {int(step)} = 0 OR row_number() OVER w = count(*) OVER (PARTITION BY mmsi)
+            ORDER BY mmsi, time_utc"""
+        return _conform(self._query(sql))
+
     def _query(self, sql: str, **frames: pd.DataFrame) -> pa.Table:
         con = duckdb.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
             con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
             con.execute("SET enable_progress_bar = false")
-            con.execute(f"SET temp_directory = {_quote(self.path.parent / '.duckdb_spill')}")
+            con.execute(f"SET temp_directory = {_quote(work_files.spill_dir(self.path.parent))}")
             for name, df in frames.items():
                 con.register(name, df)
             return con.sql(sql).to_arrow_table()

@@ -13,6 +13,8 @@ from datetime import date
 import pandas as pd
 
 from shipchips_core.ais.clean import DROP_REASONS
+from shipchips_core.ais.day_view import AisDayView, day_view
+from shipchips_core.ais.snapshot_dataset import AisDataset
 from shipchips_core.dataset import paths
 from shipchips_core.dataset.storage import LocalStorage
 
@@ -43,15 +45,16 @@ def _stage(name: str, df: pd.DataFrame, status: str, ok: str, reason: str | None
     return Stage(name, len(df), int((df[status] == ok).sum()), Counter(labels))
 
 
-def funnel(ais: pd.DataFrame, plan: pd.DataFrame, scenes: pd.DataFrame, candidates: pd.DataFrame,
+def funnel(ais: AisDayView | AisDataset | pd.DataFrame, plan: pd.DataFrame, scenes: pd.DataFrame, candidates: pd.DataFrame,
            chips: pd.DataFrame, ais_drops: dict[str, int] | None = None) -> list[Stage]:
     """The day's stages from its tables (`plan` is the resolved plan, `plan_status`); `ais_drops`, the
     cleaning's drop counts by reason (the `ais_snapshots` asset's), are the AIS stage's losses."""
-    vessels = int(ais["mmsi"].nunique()) if not ais.empty else 0
+    ais = day_view(ais)
+    vessels = ais.n_vessels
     lost_ais = Counter({k: int(v) for k, v in (ais_drops or {}).items()
                         if int(v) > 0 and (k in DROP_REASONS or k.startswith("malformed_"))})
     return [
-        Stage("AIS positions", len(ais) + sum(lost_ais.values()), len(ais), lost_ais),
+        Stage("AIS positions", ais.n_positions + sum(lost_ais.values()), ais.n_positions, lost_ais),
         Stage("vessels", vessels, len(plan), Counter({"not planned": vessels - len(plan)}) if vessels > len(plan) else Counter()),
         _stage("plan", plan, "status", "matched"),
         _stage("scenes", scenes, "status", "ok", "reason"),
@@ -63,8 +66,9 @@ def funnel(ais: pd.DataFrame, plan: pd.DataFrame, scenes: pd.DataFrame, candidat
 def day_summary(storage: LocalStorage, day: date) -> list[Stage]:
     """The day's stages from what is stored (nothing recomputed)."""
     table = lambda name: _table(storage, paths.table_dataset(name), day)  # noqa: E731
-    return funnel(_table(storage, paths.AIS_OBSERVATIONS_INDEX, day), table("plan_status"), table("s2_scene_metadata"),
-                  table("chip_candidates"), table("chips"))
+    ais_rel = paths.partition_file(paths.AIS_OBSERVATIONS_INDEX, day)  # counted in SQL, never read whole
+    ais = AisDataset.of_stored(storage, ais_rel) if storage.exists(ais_rel) else pd.DataFrame(columns=["mmsi"])
+    return funnel(ais, table("plan_status"), table("s2_scene_metadata"), table("chip_candidates"), table("chips"))
 
 
 def format_summary(stages: list[Stage], top: int = 3) -> str:

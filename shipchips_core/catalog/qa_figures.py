@@ -57,18 +57,19 @@ def footprint_rings(wkt: str) -> list[np.ndarray]:
     return [np.asarray(p.exterior.coords)[:, :2] for p in polygons if p.geom_type == "Polygon" and not p.is_empty]
 
 
-def map_figure(ais: pd.DataFrame, chips: pd.DataFrame, scenes: pd.DataFrame) -> str | None:
-    """Lon/lat map: AIS tracks, chip centres (ok and dropped/failed) and scene footprints; None if empty."""
+def map_figure(tracks: pd.DataFrame, chips: pd.DataFrame, scenes: pd.DataFrame) -> str | None:
+    """Lon/lat map: AIS tracks (mmsi, time_utc, lon, lat in (mmsi, time) order, e.g. `AisDayView.tracks`),
+    chip centres (ok and dropped/failed) and scene footprints; None if empty."""
     rings = [r for w in scenes["footprint_wkt"].dropna() for r in footprint_rings(str(w))]
-    if ais.empty and chips.empty and not rings:
+    if tracks.empty and chips.empty and not rings:
         return None
-    lats = np.concatenate([ais["lat"].to_numpy(float), chips["lat"].to_numpy(float)] + [r[:, 1] for r in rings])
+    lats = np.concatenate([tracks["lat"].to_numpy(float), chips["lat"].to_numpy(float)] + [r[:, 1] for r in rings])
     with _figure(9, 7) as fig:
         ax = fig.add_subplot()
         for ring in rings:
             ax.plot(ring[:, 0], ring[:, 1], color="tab:green", lw=1.2)
-        for _, track in ais.sort_values(["mmsi", "time_utc"]).groupby("mmsi", sort=True):
-            ax.plot(track["lon"], track["lat"], "-", color="tab:blue", lw=0.8, marker=".", ms=2, alpha=0.6)
+        lon, lat = _broken_at_vessels(tracks)
+        ax.plot(lon, lat, "-", color="tab:blue", lw=0.8, marker=".", ms=2, alpha=0.6)
         ok = chips["status"].eq("ok")
         ax.scatter(chips.loc[~ok, "lon"], chips.loc[~ok, "lat"], marker="o", facecolors="none",
                    edgecolors="black", s=40, zorder=3)
@@ -84,6 +85,14 @@ def map_figure(ais: pd.DataFrame, chips: pd.DataFrame, scenes: pd.DataFrame) -> 
         ax.set_ylabel("latitude (°)")
         ax.grid(alpha=0.3)
         return _png_base64(fig)
+
+
+def _broken_at_vessels(tracks: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """All tracks as one polyline, a NaN gap between vessels: one artist however many vessels a day has."""
+    mmsi = tracks["mmsi"].to_numpy()
+    starts = np.flatnonzero(np.r_[False, mmsi[1:] != mmsi[:-1]])
+    gap = lambda col: np.insert(tracks[col].to_numpy(float), starts, np.nan)  # noqa: E731
+    return gap("lon"), gap("lat")
 
 
 def histogram_figure(chips: pd.DataFrame) -> str | None:

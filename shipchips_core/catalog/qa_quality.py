@@ -14,7 +14,7 @@ from collections import Counter
 import pandas as pd
 
 from shipchips_core.ais import fact_limits
-from shipchips_core.ais.vessels import latest_vessel_facts
+from shipchips_core.ais.day_view import AisDayView
 from shipchips_core.catalog import qa_figures
 from shipchips_core.catalog.day_summary import Stage, funnel
 from shipchips_core.catalog.qa_html import figure, note, table
@@ -68,9 +68,9 @@ def nulled_fact_counts(vessels: pd.DataFrame, chips: pd.DataFrame) -> dict[tuple
     return {k: (per_vessel[k], per_label[k]) for k in sorted(per_vessel.keys() | per_label.keys())}
 
 
-def facts_section(ais: pd.DataFrame, chips: pd.DataFrame) -> str:
+def facts_section(ais: AisDayView, chips: pd.DataFrame) -> str:
     """Facts nulled per reason (vessels and labels), then every vessel whose two sizes disagree."""
-    vessels = latest_vessel_facts(ais)
+    vessels = ais.vessels
     counts = nulled_fact_counts(vessels, chips)
     limits = (f"limits: length {fact_limits.MIN_LENGTH_M:g}-{fact_limits.MAX_LENGTH_M:g} m, beam "
               f"{fact_limits.MIN_BEAM_M:g}-{fact_limits.MAX_BEAM_M:g} m and not above the length, heading "
@@ -101,7 +101,7 @@ def funnel_section(stages: list[Stage]) -> str:
             + table(["stage", "rows", "kept", "lost", "loss reasons"], rows))
 
 
-def quality_section(ais: pd.DataFrame, plan: pd.DataFrame, scenes: pd.DataFrame, candidates: pd.DataFrame,
+def quality_section(ais: AisDayView, plan: pd.DataFrame, scenes: pd.DataFrame, candidates: pd.DataFrame,
                     chips: pd.DataFrame, ais_drops: dict[str, int] | None = None) -> str:
     stages = funnel(ais, plan, scenes, candidates, chips, ais_drops)
     return "\n".join([

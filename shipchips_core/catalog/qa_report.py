@@ -1,6 +1,7 @@
 """The daily QA report: one self-contained HTML page for people, and one summary row for machines.
 
-`build_qa_report` reads a day's AIS positions, acquisition plan, scenes and chip attempts, writes
+`build_qa_report` reads a day's AIS (its counts, vessel facts and map tracks through `ais.day_view`:
+a stored day is queried, never loaded whole), acquisition plan, scenes and chip attempts, writes
 `QA/reports/{day}.html` (inline CSS, figures as base64 PNG, no external assets, no timestamps, so
 the same inputs give byte-identical output) and returns a one-row `qa_summary` table. Every string
 taken from the data is HTML-escaped.
@@ -15,7 +16,8 @@ from html import escape
 
 import pandas as pd
 
-from shipchips_core.ais.vessels import latest_vessel_facts
+from shipchips_core.ais.day_view import AisDayView, day_view
+from shipchips_core.ais.snapshot_dataset import AisDataset
 from shipchips_core.catalog import qa_figures, qa_quality
 from shipchips_core.catalog.qa_html import figure as _figure
 from shipchips_core.catalog.qa_html import note as _note
@@ -114,14 +116,15 @@ def _scenes_section(scenes: pd.DataFrame, chips: pd.DataFrame) -> str:
     return _table(headers, rows)
 
 
-def _vessels_section(ais: pd.DataFrame, plan: pd.DataFrame, chips: pd.DataFrame) -> str:
-    mmsis = sorted(set(ais["mmsi"]) | set(plan["mmsi"]) | set(chips["mmsi"]))
+def _vessels_section(ais: AisDayView, plan: pd.DataFrame, chips: pd.DataFrame) -> str:
+    positions = ais.positions_per_vessel
+    mmsis = sorted(set(positions.index) | set(plan["mmsi"]) | set(chips["mmsi"]))
     if not mmsis:
         return _note("No vessels for this day.")
-    latest = latest_vessel_facts(ais).set_index("mmsi")
+    latest = ais.vessels.set_index("mmsi")
     names = latest["ship_name"].astype(object).where(latest["ship_name"].notna(), None).to_dict()
     types = latest["ship_type"].to_dict()
-    positions, plans = ais.groupby("mmsi").size(), plan.groupby("mmsi").size()
+    plans = plan.groupby("mmsi").size()
     made = chips[chips["status"].eq("ok")].groupby("mmsi").size()
     rows = [
         [int(m), names.get(m), None if pd.isna(types.get(m, pd.NA)) else int(types[m]),
@@ -151,7 +154,7 @@ def _chip_figures(chips: pd.DataFrame, storage) -> str:
 def render_html(day: date, summary: dict, *, ais, plan, scenes, chips, storage, drop_counts=None, candidates=None,
                 ais_drops=None) -> str:
     title = f"shipchips QA report: {day.isoformat()}"
-    map_png = qa_figures.map_figure(ais, chips, scenes)
+    map_png = qa_figures.map_figure(ais.tracks, chips, scenes)
     body = [
         f"<h1>{escape(title)}</h1>",
         "<h2>Headline counts</h2>", _headline(summary, plan),
@@ -173,7 +176,7 @@ def render_html(day: date, summary: dict, *, ais, plan, scenes, chips, storage, 
 def build_qa_report(
     day: date | str,
     *,
-    ais: pd.DataFrame,
+    ais: AisDayView | AisDataset | pd.DataFrame,
     plan: pd.DataFrame,
     scenes: pd.DataFrame,
     chips: pd.DataFrame,
@@ -189,11 +192,11 @@ def build_qa_report(
     `candidates` (`chip_candidates`) and `ais_drops` (the AIS cleaning's counts) complete the data
     quality section's funnel.
     """
-    day = _as_date(day)
+    day, ais = _as_date(day), day_view(ais)
     rel = paths.qa_report(day)
     summary = {
-        "n_ais_positions": len(ais),
-        "n_vessels": int(ais["mmsi"].nunique()),
+        "n_ais_positions": ais.n_positions,
+        "n_vessels": ais.n_vessels,
         "n_plan_rows": len(plan),
         "n_scenes": len(scenes),
         "n_scenes_invalid": _count(scenes["status"], "invalid"),

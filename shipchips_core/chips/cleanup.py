@@ -18,7 +18,6 @@ would be another run's orphans.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from typing import Iterable
 import pandas as pd
 
 from shipchips_core.dataset import paths as layout
-from shipchips_core.dataset.storage import TEMP_PREFIX, TEMP_SUFFIX
+from shipchips_core.dataset.storage import TEMP_PREFIX, TEMP_SUFFIX, writer_alive
 
 PATH_COLUMNS = ("tif_path", "mask_path", "quicklook_path", "meta_path", "label_path")
 PRODUCT_TREES = ("chips", "labels")  # {tree}/{split}/{mmsi}/{day}/...
@@ -103,20 +102,9 @@ def _remove_temporary(storage, rel: str, now: float, done: Cleanup) -> None:
         age = now - storage.modified(rel)
     except FileNotFoundError:
         return  # its writer renamed it into place meanwhile
-    if match and _alive(int(match.group(1))) and age < STALE_TEMPORARY_S:
+    if match and writer_alive(int(match.group(1))) and age < STALE_TEMPORARY_S:
         done.kept_live_temporaries.append(rel)
         return
     storage.delete(rel)
     done.temporaries.append(rel)
 
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True  # this process may be writing another partition's file there right now
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

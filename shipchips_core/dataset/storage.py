@@ -169,6 +169,19 @@ class Location(str):
 
 
 TEMP_PREFIX, TEMP_SUFFIX = ".", ".tmp"  # a writer's temporary: `.{name}.{pid}.{thread}.{n}.tmp`
+
+
+def writer_alive(pid: int) -> bool:
+    """Whether the process that named a temporary after its pid may still be writing it."""
+    if pid == os.getpid():
+        return True  # this process may be writing another partition's file there right now
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
 _COUNTER = itertools.count()
 
 
