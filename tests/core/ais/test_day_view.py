@@ -4,28 +4,15 @@ map tracks are thinned to the cap, keeping each vessel's first and last fix."""
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
-from shipchips_core.ais import archives, day_view
+from shipchips_core.ais import day_view
 from shipchips_core.ais.day_view import AisDayView
-from shipchips_core.ais.snapshot_dataset import AisDataset
 from shipchips_core.ais.vessels import latest_vessel_facts
 from shipchips_core.catalog.qa_report import build_qa_report
 from shipchips_core.dataset import schemas
 from shipchips_core.dataset.storage import LocalStorage
-from tests.core.ais.test_archives import DAY, noaa_text
-from tests.core.ais.test_day_stream import random_noaa_rows
-
-WORLD = [(-180, -90, 180, 90)]
-
-
-@pytest.fixture(scope="module")
-def stored(tmp_path_factory) -> tuple[AisDataset, pd.DataFrame]:
-    tmp = tmp_path_factory.mktemp("ais")
-    (tmp / "day.csv").write_text(noaa_text(random_noaa_rows(n=3000, seed=23)))
-    archives.stream_archive(str(tmp / "day.csv"), "noaa", DAY, WORLD, tmp / "day.parquet")
-    ds = AisDataset(tmp / "day.parquet")
-    return ds, ds.frame()
+from tests.core.ais.test_archives import DAY
+from tests.core.ais.test_snapshot_dataset import stored  # noqa: F401  (the stored NOAA day, a fixture)
 
 
 def test_a_stored_day_counts_its_fixes_and_vessels_as_the_frame(stored):
