@@ -153,6 +153,7 @@ def project_parts(spec: dict) -> dict:
     whole = Counter()  # cut_partition itself: the rest of `project` (frames, the temp dir's removal) is not a chip's
     restore.append((chipping, "cut_partition", chipping.cut_partition))
     chipping.cut_partition = _timed(chipping.cut_partition, "total", whole)
+    create_us = _file_create_us(spec.get("tmp_dir"))
     try:
         result = project({**spec, "workers": 1})
         total = whole["total"]
@@ -163,7 +164,19 @@ def project_parts(spec: dict) -> dict:
     per_chip = {part: 1000 * s / ok for part, s in spent.items()}
     per_chip["other"] = 1000 * (total - sum(spent.values())) / ok
     return {**result, "cpu_ms_per_ok_chip": per_chip, "cpu_s_total": total, "n_ok": ok,
-            "chipper": getattr(chipping, "__file__", None)}
+            "chipper": getattr(chipping, "__file__", None), "file_create_cpu_us": create_us}
+
+
+def _file_create_us(folder: str | None, n: int = 200) -> float:
+    """CPU µs this thread spends creating an empty file where (b) writes (a chip is 5 files, each
+    created once). On a shared VM this kernel time swung from 15 µs to 1 ms a file between runs,
+    moving every write step's figure with it: the split is read next to it."""
+    with tempfile.TemporaryDirectory(prefix="create-probe-", dir=folder) as root:
+        t0 = time.thread_time()
+        for i in range(n):
+            with open(Path(root) / f"f{i}", "wb"):
+                pass
+        return 1e6 * (time.thread_time() - t0) / n
 
 
 def _timed(fn, part: str, spent: Counter):

@@ -125,6 +125,10 @@ def format_report(report: dict) -> str:
         total = sum(parts.values())
         w(f"where a written chip's time goes (CPU ms per ok chip, 1 process, {phases['project_parts']['n_ok']} chips): "
           + ", ".join(f"{k} {v:.2f}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1])) + f"; total {total:.2f}")
+        create = phases["project_parts"].get("file_create_cpu_us")
+        if create is not None:
+            w(f"  creating a file in the output folder cost {create:.0f} µs CPU meanwhile (5 files a chip; inside cog, "
+              f"masks_file, json and other)")
     w("targets:")
     for t in report["targets"]:
         w(f"  [{'PASS' if t['pass'] else 'FAIL'}] {t['name']}: {_f(t['value'], '{:.3f}')} (target {t['target']})")
