@@ -12,8 +12,9 @@ SIZE_AS_UINT4`, `BLOCK_TRAILER=LAST_4_BYTES_REPEATED`). The file is one buffer, 
 
 The header is byte for byte GDAL's; the tiles' compressed bytes are not libtiff's (at the same
 zstd version and level libtiff's stream came out 0.04 % smaller on a test chip: it drives zstd
-differently; and the caller may choose a level GDAL's options refuse, such as zstd's fast -1), so a file differs from what GDAL writes in those bytes and the sizes in its header,
-while decoding to the same pixels. Same inputs, same bytes. A layout the
+differently; and the caller may choose a level GDAL's options refuse, such as zstd's fast -1), so
+a file differs from what GDAL writes in those bytes and the sizes in its header, while decoding to
+the same pixels. Same inputs, same bytes. A layout the
 template does not match (tiles that do not divide the chip, more than one IFD) raises
 `TemplateMismatch`: the caller writes that chip with GDAL instead.
 """
