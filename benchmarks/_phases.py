@@ -167,7 +167,8 @@ def project_parts(spec: dict) -> dict:
     per_chip["other"] = 1000 * (total - sum(spent.values())) / ok
     user_per_chip = {part: 1000 * s / ok for part, s in user.items()}
     user_per_chip["other"] = 1000 * (whole_user["total"] - sum(user.values())) / ok
-    return {**result, "cpu_ms_per_ok_chip": per_chip, "user_cpu_ms_per_ok_chip": user_per_chip, "cpu_s_total": total, "n_ok": ok,
+    return {**result, "cpu_ms_per_ok_chip": per_chip, "user_cpu_ms_per_ok_chip": user_per_chip,
+            "cpu_s_total": total, "n_ok": ok,
             "chipper": getattr(chipping, "__file__", None), "file_create_cpu_us": create_us}
 
 

@@ -127,8 +127,9 @@ def format_report(report: dict) -> str:
           + ", ".join(f"{k} {v:.2f}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1])) + f"; total {total:.2f}")
         user = phases["project_parts"].get("user_cpu_ms_per_ok_chip")
         if user:
+            order = sorted(parts, key=lambda k: -parts[k])
             w("  of which in user mode (the chipper's own work; the rest is the kernel's: file creation, page "
-              "faults, copies into the page cache): " + ", ".join(f"{k} {user[k]:.2f}" for k in sorted(parts, key=lambda k: -parts[k]))
+              "faults, copies into the page cache): " + ", ".join(f"{k} {user[k]:.2f}" for k in order)
               + f"; total {sum(user.values()):.2f}")
         create = phases["project_parts"].get("file_create_cpu_us")
         if create is not None:

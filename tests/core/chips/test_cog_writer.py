@@ -120,8 +120,8 @@ def test_a_chip_of_several_tiles_round_trips_through_gdal_with_fast_zstd_tiles(t
         stored = [blob[o : o + n] for o, n in zip(page.dataoffsets, page.databytecounts)]
     pixels = np.moveaxis(chips[1].reflectance, 0, -1)
     zstd = zstandard.ZstdCompressor(level=files.REFLECTANCE_ZSTD_LEVEL, write_content_size=False)
-    expected = [zstd.compress(imagecodecs.floatpred_encode(np.ascontiguousarray(pixels[r : r + 256, c : c + 256]), axis=-2))
-                for r in (0, 256) for c in (0, 256)]
+    tiles = [np.ascontiguousarray(pixels[r : r + 256, c : c + 256]) for r in (0, 256) for c in (0, 256)]
+    expected = [zstd.compress(imagecodecs.floatpred_encode(tile, axis=-2)) for tile in tiles]
     assert stored == expected
 
 
