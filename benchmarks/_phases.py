@@ -12,6 +12,7 @@ from __future__ import annotations
 import cProfile
 import dataclasses
 import json
+import resource
 import sys
 import tempfile
 import time
@@ -141,6 +142,7 @@ def project_parts(spec: dict) -> dict:
     import shipchips_core.chips.job as chipping
 
     spent: Counter = Counter()
+    user: Counter = Counter()  # the user-mode share alone (the kernel's file creation and page faults left out)
     restore = []
     for part, module_name, attr in PART_HOOKS:
         owner = importlib.import_module(module_name)
@@ -149,10 +151,11 @@ def project_parts(spec: dict) -> dict:
             owner = getattr(owner, step)
         real = getattr(owner, name)
         restore.append((owner, name, real))
-        setattr(owner, name, _timed(real, part, spent))
+        setattr(owner, name, _timed(real, part, spent, user))
     whole = Counter()  # cut_partition itself: the rest of `project` (frames, the temp dir's removal) is not a chip's
     restore.append((chipping, "cut_partition", chipping.cut_partition))
-    chipping.cut_partition = _timed(chipping.cut_partition, "total", whole)
+    chipping.cut_partition = _timed(chipping.cut_partition, "total", whole, whole_user := Counter())
+    create_us = _file_create_us(spec.get("tmp_dir"))
     try:
         result = project({**spec, "workers": 1})
         total = whole["total"]
@@ -162,18 +165,40 @@ def project_parts(spec: dict) -> dict:
     ok = result["statuses"].get("ok", 0)
     per_chip = {part: 1000 * s / ok for part, s in spent.items()}
     per_chip["other"] = 1000 * (total - sum(spent.values())) / ok
-    return {**result, "cpu_ms_per_ok_chip": per_chip, "cpu_s_total": total, "n_ok": ok,
-            "chipper": getattr(chipping, "__file__", None)}
+    user_per_chip = {part: 1000 * s / ok for part, s in user.items()}
+    user_per_chip["other"] = 1000 * (whole_user["total"] - sum(user.values())) / ok
+    return {**result, "cpu_ms_per_ok_chip": per_chip, "user_cpu_ms_per_ok_chip": user_per_chip,
+            "cpu_s_total": total, "n_ok": ok,
+            "chipper": getattr(chipping, "__file__", None), "file_create_cpu_us": create_us}
 
 
-def _timed(fn, part: str, spent: Counter):
-    def timed(*args, **kwargs):
+def _file_create_us(folder: str | None, n: int = 200) -> float:
+    """CPU µs this thread spends creating an empty file where (b) writes (a chip is 5 files, each
+    created once). On a shared VM this kernel time swung from 15 µs to 1 ms a file between runs,
+    moving every write step's figure with it: the split is read next to it."""
+    with tempfile.TemporaryDirectory(prefix="create-probe-", dir=folder) as root:
         t0 = time.thread_time()
+        for i in range(n):
+            with open(Path(root) / f"f{i}", "wb"):
+                pass
+        return 1e6 * (time.thread_time() - t0) / n
+
+
+def _timed(fn, part: str, spent: Counter, user: Counter):
+    def timed(*args, **kwargs):
+        t0, u0 = time.thread_time(), _thread_user_s()
         try:
             return fn(*args, **kwargs)
         finally:
             spent[part] += time.thread_time() - t0
+            user[part] += _thread_user_s() - u0
     return timed
+
+
+def _thread_user_s() -> float:
+    """This thread's user-mode CPU seconds (Linux RUSAGE_THREAD; the kernel splits its exact run time
+    into user and system by tick samples, so only sums over many calls are meaningful)."""
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_utime
 
 
 # ---- (b-read) the project's read path -------------------------------------------------------------

@@ -43,9 +43,14 @@ class Masks:
     valid: np.ndarray
     corrupt: np.ndarray | None = None
 
-    def stack(self) -> np.ndarray:
-        """(4, H, W) uint8 in MASK_NAMES order: the sidecar file's bands."""
-        return np.stack([self.cloud, self.land, self.water, self.valid]).astype("uint8")
+    def sidecar(self, scl: np.ndarray) -> np.ndarray:
+        """(5, H, W) uint8: the stack and SCL, the sidecar file's bands, as a view of one pixel-
+        interleaved (H, W, 5) buffer: the layout its tiles are compressed in, filled in one pass."""
+        h, w = self.valid.shape
+        pixels = np.empty((h, w, len(MASK_NAMES) + 1), dtype=np.uint8)
+        for k, mask in enumerate((self.cloud, self.land, self.water, self.valid, scl)):
+            pixels[..., k] = mask
+        return pixels.transpose(2, 0, 1)
 
     def fractions(self, centre_px: int) -> dict[str, float]:
         """Shares over the whole chip and over its central `centre_px` square.

@@ -5,10 +5,12 @@ same pixels, names and tags as GDAL's own file."""
 import io
 import struct
 
+import imagecodecs
 import numpy as np
 import pytest
 import rasterio
 import tifffile
+import zstandard
 from affine import Affine
 from rasterio.crs import CRS
 from rio_cogeo.cogeo import cog_validate
@@ -97,3 +99,41 @@ def test_a_chip_that_is_no_whole_number_of_tiles_is_written_by_gdal(tmp_path):
     assert valid and not errors
     with rasterio.open(storage.path("odd.tif")) as ds:
         assert np.array_equal(ds.read(), chip.reflectance, equal_nan=True)
+
+
+def test_a_chip_of_several_tiles_round_trips_through_gdal_with_fast_zstd_tiles(tmp_path):
+    """512² = four 256² tiles: each is copied band by band into the reused tile buffers and
+    compressed at the fast level; chips written one after the other keep their own pixels."""
+    storage = LocalStorage(tmp_path)
+    chips = [_chip(size=512, seed=seed) for seed in (2, 3)]
+    for i, chip in enumerate(chips):
+        files.write_cog(storage, f"big{i}.tif", chip)
+    for i, chip in enumerate(chips):
+        valid, errors, warnings = cog_validate(storage.path(f"big{i}.tif"), strict=True, quiet=True)
+        assert valid and not errors and not warnings, (errors, warnings)
+        with rasterio.open(storage.path(f"big{i}.tif")) as ds:
+            assert ds.block_shapes == [(256, 256)] * 4 and ds.compression.name == "zstd"
+            assert np.array_equal(ds.read(), chip.reflectance, equal_nan=True)
+    with tifffile.TiffFile(storage.path("big1.tif")) as tif:  # the tiles are zstd at the chosen level
+        page = tif.pages.first
+        blob = storage.read_bytes("big1.tif")
+        stored = [blob[o : o + n] for o, n in zip(page.dataoffsets, page.databytecounts)]
+    pixels = np.moveaxis(chips[1].reflectance, 0, -1)
+    zstd = zstandard.ZstdCompressor(level=files.REFLECTANCE_ZSTD_LEVEL, write_content_size=False)
+    tiles = [np.ascontiguousarray(pixels[r : r + 256, c : c + 256]) for r in (0, 256) for c in (0, 256)]
+    expected = [zstd.compress(imagecodecs.floatpred_encode(tile, axis=-2)) for tile in tiles]
+    assert stored == expected
+
+
+def test_the_masks_file_holds_each_mask_and_scl_in_its_band(tmp_path):
+    chip = _chip()
+    chip.scl[200:, 100:] = 4  # land under the cloud-free part
+    masks = derive_masks(chip.reflectance, chip.scl, chip.band_assets, 0.0)
+    storage = LocalStorage(tmp_path)
+    files.write_masks(storage, "m.tif", chip, masks)
+    with rasterio.open(storage.path("m.tif")) as ds:
+        bands = ds.read()
+        assert ds.descriptions == ("cloud_mask", "land_mask", "water_mask", "valid_mask", "scl")
+    expected = [masks.cloud, masks.land, masks.water, masks.valid, chip.scl]
+    assert all(np.array_equal(band, want.astype("uint8")) for band, want in zip(bands, expected))
+    assert bands[0].any() and bands[1].any() and bands[2].any() and not bands[3].all()

@@ -9,7 +9,7 @@ from PIL import Image
 from rasterio.crs import CRS
 
 from shipchips_core.chips.arrays import ChipArrays
-from shipchips_core.chips.files import quicklook_jpeg
+from shipchips_core.chips.files import quicklook_jpeg, quicklook_rgb
 from shipchips_core.sentinel2.bands import RGBN_ASSETS
 
 T = pd.Timestamp("2026-06-15T10:14:25Z")
@@ -29,3 +29,17 @@ def test_quicklook_is_rgb_stretched_and_black_on_nodata():
     assert quicklook_jpeg(chip) == quicklook_jpeg(chip)
 
 
+
+
+def test_quicklook_is_the_baseline_jpeg_pil_writes_at_quality_90():
+    """imagecodecs' libjpeg-turbo encoder writes what PIL's did: the format and its bytes unchanged."""
+    rng = np.random.default_rng(0)
+    refl = (0.02 + 0.3 * rng.random((4, 96, 96))).astype("float32")
+    refl[:, :10] = np.nan
+    chip = ChipArrays(refl, np.full((96, 96), 6, "uint8"), Affine(10, 0, 0, 0, -10, 0), CRS.from_epsg(32631),
+                      48.0, 48.0, True, RGBN_ASSETS)
+    pixels = quicklook_rgb(chip)
+    assert pixels.shape == (96, 96, 3) and pixels.dtype == np.uint8 and not pixels[:10].any()
+    buf = io.BytesIO()
+    Image.fromarray(pixels, "RGB").save(buf, format="JPEG", quality=90, optimize=False)
+    assert quicklook_jpeg(chip) == buf.getvalue()
