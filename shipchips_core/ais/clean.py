@@ -226,6 +226,14 @@ def _join_static(columns: dict, static: pd.DataFrame, source: str) -> pd.DataFra
     for col in (*STATIC_FIELDS, *SIZE_FIELDS):
         columns[col] = _take(static[col].array, take)
     columns["source"] = np.full(len(mmsi), source, dtype=object)
+    add_sizes(columns)
+    df = pd.DataFrame({c: columns[c] for c in COLUMNS}, copy=False)
+    mismatched = {c: t for c, t in COLUMNS.items() if str(df[c].dtype) != str(pd.Series(dtype=t).dtype)}
+    return df.astype(mismatched) if mismatched else df
+
+
+def add_sizes(columns: dict) -> None:
+    """length_m / beam_m and reported_length_m / reported_beam_m from the static fields in `columns`."""
     # overall size from A+B / C+D when known, else as the source reports it; zeros are "not available".
     # The reported size is kept too: where the two disagree, `fact_limits` decides (vessel facts).
     for col, (x, y) in {"length_m": ("dim_a", "dim_b"), "beam_m": ("dim_c", "dim_d")}.items():
@@ -234,9 +242,6 @@ def _join_static(columns: dict, static: pd.DataFrame, source: str) -> pd.DataFra
         columns[f"reported_{col}"] = np.where(reported > 0, reported, np.nan)
         size = np.where(from_dims > 0, from_dims, reported)
         columns[col] = np.where(size > 0, size, np.nan)
-    df = pd.DataFrame({c: columns[c] for c in COLUMNS}, copy=False)
-    mismatched = {c: t for c, t in COLUMNS.items() if str(df[c].dtype) != str(pd.Series(dtype=t).dtype)}
-    return df.astype(mismatched) if mismatched else df
 
 
 def _take(values, idx: np.ndarray):
