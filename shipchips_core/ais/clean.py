@@ -62,6 +62,19 @@ class RowFilter:
              class_known: np.ndarray | None = None) -> np.ndarray:
         """Boolean mask of the rows passing every row rule. Missing values: mmsi 0, time NaT
         (int64 min), lat/lon NaN; `class_known` is False where the transceiver is not class A/B."""
+        mask, counts = self.test(mmsi, time_ns, lat, lon, class_known)
+        self.add(counts)
+        return mask
+
+    def add(self, counts: dict) -> None:
+        for reason, n in counts.items():
+            self.counts[reason] += n
+
+    def test(self, mmsi: np.ndarray, time_ns: np.ndarray, lat: np.ndarray, lon: np.ndarray,
+             class_known: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+        """`keep` without counting: the mask and this batch's counts (for batches tested on threads;
+        the caller adds the counts with `add`)."""
+        counts = dict.fromkeys(ROW_REASONS, 0)
         tests = {
             # NaN fails `<=`, so a missing coordinate counts as not available (lat 91 / lon 181)
             "position_not_available": lambda: ~((np.abs(lat) <= 90) & (np.abs(lon) <= 180)),
@@ -73,9 +86,9 @@ class RowFilter:
         bad = np.zeros(len(mmsi), dtype=bool)
         for reason, test in tests.items():
             hit = test() & ~bad
-            self.counts[reason] += int(hit.sum())
+            counts[reason] += int(hit.sum())
             bad |= hit
-        return ~bad
+        return ~bad, counts
 
 
 def is_ship_mmsi(mmsi: np.ndarray) -> np.ndarray:
