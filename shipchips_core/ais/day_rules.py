@@ -85,7 +85,7 @@ def finish_run(run: pa.Table, vessels: Vessels, counts: dict, source: str) -> pa
         "mmsi": pa.array(mmsi[keep]),
         "time_utc": pc.cast(pa.array(t_ns[keep], pa.timestamp("ns", "UTC")), pa.timestamp("us", "UTC"), safe=False),
         "lat": _nan_as_null(lat[keep]), "lon": _nan_as_null(lon[keep]),
-        "msg_type": run.column("msg_type").take(rows), "ais_class": run.column("ais_class").take(rows),
+        **{c: pc.cast(run.column(c).take(rows), pa.string()) for c in ("msg_type", "ais_class")},  # text or coded
         "source": pa.repeat(pa.scalar(source, pa.string()), len(rows)),
     }
     for col, (low, stop) in clean.VALID_RANGES.items():

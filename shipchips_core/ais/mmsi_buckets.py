@@ -1,12 +1,13 @@
 """A day's kept positions regrouped into runs of whole MMSIs, in MMSI order, in bounded memory.
 
-Every day-wide rule looks within one MMSI, so the day need not be sorted as a whole: the positions
-are staged in read order (Arrow IPC: no encoding, read back at memory speed) while a histogram of
-their MMSIs is kept (a few bytes per vessel). Its cumulative counts cut the MMSI range into buckets
-of about `rows` rows each (whole MMSIs: one vessel's day is never split). One pass over the stage
-then appends each batch's rows to their bucket's file, which keeps read order within a bucket;
-each bucket is then read back alone, in MMSI order, and is a run for `day_rules.finish_run`.
-Memory: one stage batch while splitting, one bucket while finishing.
+Every day-wide rule looks within one MMSI, so the day need not be sorted as a whole. The positions
+are staged (Arrow IPC: no encoding, read back at memory speed) in chunks as they arrive, each chunk
+sorted by MMSI (a stable sort: an MMSI's rows stay in read order) and written as small record batches
+whose MMSI span is noted, while a histogram of the MMSIs is kept (a few bytes per vessel). Its
+cumulative counts then cut the MMSI range into buckets of about `rows` rows of whole MMSIs (one
+vessel's day is never split); a bucket is gathered from the batches of every chunk that overlap its
+range, in file order, so each MMSI's rows come in read order. One write and about one read of the
+kept rows, no merge; memory: one chunk while staging, one bucket while finishing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+
+BATCH_ROWS = 4096  # rows of a staged record batch: a bucket reads at most one extra batch per chunk
 
 
 class Histogram:
@@ -24,9 +28,11 @@ class Histogram:
     def __init__(self):
         self._parts: list[tuple[np.ndarray, np.ndarray]] = []
 
-    def add(self, mmsi: np.ndarray) -> None:
-        self._parts.append(np.unique(mmsi, return_counts=True))
-        if len(self._parts) > 64:  # keep it a few arrays, however many batches a day has
+    def add_sorted(self, mmsi: np.ndarray) -> None:
+        if len(mmsi):
+            first = np.flatnonzero(np.r_[True, mmsi[1:] != mmsi[:-1]])
+            self._parts.append((mmsi[first], np.diff(np.r_[first, len(mmsi)])))
+        if len(self._parts) > 64:  # keep it a few arrays, however many chunks a day has
             self._parts = [self.counts()]
 
     def counts(self) -> tuple[np.ndarray, np.ndarray]:
@@ -45,44 +51,80 @@ class Histogram:
             return keys
         before = np.cumsum(counts) - counts  # rows of the MMSIs below each one
         bucket = before // max(rows, 1)
-        first = np.r_[True, bucket[1:] != bucket[:-1]]
-        return keys[first]
+        return keys[np.r_[True, bucket[1:] != bucket[:-1]]]
 
 
-def runs(stage: Path, schema: pa.Schema, starts: np.ndarray, workdir: Path) -> Iterator[pa.Table]:
-    """The staged rows (IPC stream `stage`, `schema`) as one table per bucket (`starts`: first MMSI of
-    each), in MMSI order, each in read order. Bucket files live in `workdir` and go once read."""
-    files = _split(stage, schema, starts, workdir)
-    stage.unlink()
-    for path in files:
-        with pa.OSFile(str(path)) as f:
-            table = pa.ipc.open_stream(f).read_all()
-        path.unlink()
-        yield table.combine_chunks()
+class Stage:
+    """The staged positions at `path` (IPC file, `schema`, an int64 `mmsi` column). Text columns are
+    staged as int32 codes of a day-wide vocabulary (Arrow's take of text copies every string: sorting
+    a chunk cost three times as much with them) and come back dictionary-encoded on that vocabulary."""
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        self.path, self.schema = Path(path), schema
+        self.histogram = Histogram()
+        self._vocab = {f.name: {} for f in schema if pa.types.is_string(f.type)}
+        self._stored = pa.schema([pa.field(f.name, pa.int32()) if f.name in self._vocab else f for f in schema])
+        self._file = pa.OSFile(str(self.path), "wb")
+        self._writer = pa.ipc.new_file(self._file, self._stored)
+        self._first: list[int] = []
+        self._last: list[int] = []
+
+    def add(self, chunk: pa.Table) -> None:
+        """A chunk of rows in read order; staged sorted by MMSI (stable)."""
+        chunk = pa.table([_codes(chunk.column(f.name), self._vocab[f.name]) if f.name in self._vocab else chunk.column(f.name)
+                          for f in self.schema], schema=self._stored)
+        mmsi = chunk.column("mmsi").to_numpy()
+        order = np.argsort(mmsi, kind="stable")
+        mmsi, chunk = mmsi[order], chunk.take(pa.array(order)).combine_chunks()
+        self.histogram.add_sorted(mmsi)
+        for start in range(0, len(mmsi), BATCH_ROWS):
+            stop = min(start + BATCH_ROWS, len(mmsi))
+            self._writer.write_batch(chunk.slice(start, stop - start).to_batches()[0])
+            self._first.append(int(mmsi[start]))
+            self._last.append(int(mmsi[stop - 1]))
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._writer.close()
+            self._file.close()
+
+    def runs(self, rows: int) -> Iterator[pa.Table]:
+        """The staged rows as one table per bucket of about `rows` rows, in MMSI order, each MMSI's rows
+        in read order. The stage file goes once read."""
+        self.close()
+        starts = self.histogram.bucket_starts(rows)
+        ends = np.r_[starts[1:], np.iinfo(np.int64).max]
+        first, last = np.asarray(self._first, np.int64), np.asarray(self._last, np.int64)
+        try:
+            with pa.OSFile(str(self.path)) as f:
+                reader = pa.ipc.open_file(f)
+                for lo, hi in zip(starts, ends):
+                    pieces = [_within(reader.get_batch(int(i)), lo, hi) for i in np.flatnonzero((first < hi) & (last >= lo))]
+                    yield self._decoded(pa.Table.from_batches(pieces, self._stored).combine_chunks())
+        finally:
+            self.path.unlink(missing_ok=True)
+
+    def _decoded(self, table: pa.Table) -> pa.Table:
+        for name, vocab in self._vocab.items():
+            words = pa.array(list(vocab), pa.string())
+            i = table.schema.get_field_index(name)
+            table = table.set_column(i, name, pa.DictionaryArray.from_arrays(table.column(i).combine_chunks(), words))
+        return table
 
 
-def _split(stage: Path, schema: pa.Schema, starts: np.ndarray, workdir: Path) -> list[Path]:
-    files = [Path(workdir) / f"bucket-{k:05d}.arrow" for k in range(len(starts))]
-    sinks = [pa.OSFile(str(p), "wb") for p in files]
-    writers = [pa.ipc.new_stream(s, schema) for s in sinks]
-    try:
-        with pa.OSFile(str(stage)) as f:
-            for batch in pa.ipc.open_stream(f):
-                _scatter(batch, starts, writers)
-    finally:
-        for w, s in zip(writers, sinks):
-            w.close()
-            s.close()
-    return files
+def _codes(values: pa.ChunkedArray, vocab: dict) -> pa.Array:
+    """Text as int32 codes in `vocab` (words added as first seen), null where missing."""
+    encoded = pc.dictionary_encode(values.combine_chunks())
+    words = encoded.dictionary.to_pylist()
+    if not words:
+        return pa.nulls(len(values), pa.int32())
+    mapping = np.array([vocab.setdefault(w, len(vocab)) for w in words], np.int32)
+    index = encoded.indices
+    return pa.array(mapping[pc.fill_null(index, 0).to_numpy()], mask=pc.is_null(index).to_numpy(zero_copy_only=False))
 
 
-def _scatter(batch: pa.RecordBatch, starts: np.ndarray, writers: list) -> None:
-    """Each row of `batch` to its bucket's writer; a stable sort keeps read order within a bucket."""
-    bucket = np.searchsorted(starts, batch.column("mmsi").to_numpy(), side="right") - 1
-    if len(starts) <= 1 << 16:
-        bucket = bucket.astype(np.uint16)  # numpy's stable sort of 16-bit keys is a radix sort
-    order = np.argsort(bucket, kind="stable")
-    grouped = batch.take(pa.array(order))
-    cuts = np.searchsorted(bucket[order], np.arange(len(starts) + 1))
-    for k in np.flatnonzero(np.diff(cuts)):
-        writers[k].write_batch(grouped.slice(cuts[k], cuts[k + 1] - cuts[k]))
+def _within(batch: pa.RecordBatch, lo: int, hi: int) -> pa.RecordBatch:
+    """The rows of an MMSI-sorted batch with lo <= mmsi < hi."""
+    mmsi = batch.column("mmsi").to_numpy()
+    a, z = np.searchsorted(mmsi, [lo, hi], side="left")
+    return batch.slice(a, z - a)
