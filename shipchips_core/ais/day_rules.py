@@ -5,8 +5,9 @@ of 131 k rows, and the round trip through pandas (building the frame, object col
 `Table.from_pandas` back) cost more than the rules themselves. `finish_run` applies the very same
 rules (duplicates per (mmsi, time) keeping the first read, impossible jumps via
 `clean.impossible_jumps`, not-available values nulled and counted, the latest static data joined)
-on numpy views of the Arrow columns and returns the run as `SNAPSHOT_SCHEMA`, the types the file
-stores: rows, values and counts equal those of `finish_with` followed by its Arrow conversion.
+on numpy views of the Arrow columns and returns the run in the types the file stores (its text
+dictionary-encoded, `CODED_SCHEMA`): rows, values and counts equal those of `finish_with` followed by
+its Arrow conversion.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ def _snapshot_type(name: str) -> pa.DataType:
 
 # the stored ais_snapshots file: microsecond UTC times, as DuckDB's COPY of the frame stored them
 SNAPSHOT_SCHEMA = pa.schema([pa.field(n, _snapshot_type(n)) for n in clean.COLUMNS])
+CODE = pa.dictionary(pa.int32(), pa.string())
+# the runs as `finish_run` hands them to the writer: the text dictionary-encoded (a few words per column,
+# taken as codes rather than copied string by string, and written to parquet as its dictionary pages);
+# the file stores them as plain text (`coded_as_stored` gives the stored types)
+CODED_SCHEMA = pa.schema([pa.field(f.name, CODE) if f.type == pa.string() else f for f in SNAPSHOT_SCHEMA])
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,7 @@ class Vessels:
         table = pa.Table.from_pandas(df, preserve_index=False)
         table = pa.table([pc.cast(table.column(c), SNAPSHOT_SCHEMA.field(c).type, safe=False) for c in VESSEL_COLUMNS],
                          names=list(VESSEL_COLUMNS))
-        return cls(static["mmsi"].to_numpy("int64"), table)
+        return cls(static["mmsi"].to_numpy("int64"), _coded(table.combine_chunks()))
 
     def of_rows(self, mmsi: np.ndarray) -> pa.Table:
         """The vessel columns of each row's MMSI; null where the day has no static data for it."""
@@ -85,8 +91,8 @@ def finish_run(run: pa.Table, vessels: Vessels, counts: dict, source: str) -> pa
         "mmsi": pa.array(mmsi[keep]),
         "time_utc": pc.cast(pa.array(t_ns[keep], pa.timestamp("ns", "UTC")), pa.timestamp("us", "UTC"), safe=False),
         "lat": _nan_as_null(lat[keep]), "lon": _nan_as_null(lon[keep]),
-        **{c: pc.cast(run.column(c).take(rows), pa.string()) for c in ("msg_type", "ais_class")},  # text or coded
-        "source": pa.repeat(pa.scalar(source, pa.string()), len(rows)),
+        **{c: pc.cast(run.column(c).take(rows), CODE) for c in ("msg_type", "ais_class")},  # text or coded
+        "source": pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(rows), np.int32)), pa.array([source])),
     }
     for col, (low, stop) in clean.VALID_RANGES.items():
         values = _floats(run.column(col))[rows]
@@ -97,7 +103,17 @@ def finish_run(run: pa.Table, vessels: Vessels, counts: dict, source: str) -> pa
     vessel = vessels.of_rows(mmsi[keep])
     cols.update(zip(vessel.column_names, vessel.columns))
     counts["positions_kept"] = len(rows)
-    return pa.table([cols[f.name] for f in SNAPSHOT_SCHEMA], schema=SNAPSHOT_SCHEMA)
+    return pa.table([cols[f.name] for f in CODED_SCHEMA], schema=CODED_SCHEMA)
+
+
+def coded_as_stored(table: pa.Table) -> pa.Table:
+    """A `finish_run` table in the stored types (SNAPSHOT_SCHEMA: plain text)."""
+    return table.cast(SNAPSHOT_SCHEMA)
+
+
+def _coded(table: pa.Table) -> pa.Table:
+    return pa.table([pc.cast(table.column(f.name), CODED_SCHEMA.field(f.name).type) for f in table.schema],
+                    names=table.column_names)
 
 
 def _floats(values: pa.ChunkedArray) -> np.ndarray:
