@@ -118,7 +118,9 @@ def _convert(batch: pa.RecordBatch, layout: Layout, rows: clean.RowFilter) -> tu
     if not mask.any():
         return batch.num_rows, counts, None, None
     kept = batch.filter(pa.array(mask))
-    versions = _static_versions([canonical(raw_static_versions(kept, layout), layout, STATIC_SCHEMA.names)])
+    # regrouped with every other block's at the end (`_static_versions` is a max per group, in order of
+    # first appearance: grouping block by block first would give the same rows)
+    versions = canonical(raw_static_versions(kept, layout), layout, STATIC_SCHEMA.names)
     return batch.num_rows, counts, canonical(kept, layout, POSITION_SCHEMA.names), versions
 
 

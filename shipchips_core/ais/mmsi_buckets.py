@@ -74,7 +74,7 @@ class Stage:
         chunk = pa.table([_codes(chunk.column(f.name), self._vocab[f.name]) if f.name in self._vocab else chunk.column(f.name)
                           for f in self.schema], schema=self._stored)
         mmsi = chunk.column("mmsi").to_numpy()
-        order = np.argsort(mmsi, kind="stable")
+        order = _stable_order(mmsi)
         mmsi, chunk = mmsi[order], chunk.take(pa.array(order)).combine_chunks()
         self.histogram.add_sorted(mmsi)
         for start in range(0, len(mmsi), BATCH_ROWS):
@@ -121,6 +121,16 @@ def _codes(values: pa.ChunkedArray, vocab: dict) -> pa.Array:
     mapping = np.array([vocab.setdefault(w, len(vocab)) for w in words], np.int32)
     index = encoded.indices
     return pa.array(mapping[pc.fill_null(index, 0).to_numpy()], mask=pc.is_null(index).to_numpy(zero_copy_only=False))
+
+
+def _stable_order(mmsi: np.ndarray) -> np.ndarray:
+    """np.argsort(mmsi, kind="stable"), sooner: (mmsi, row) packed in one int64 is unique, so numpy's
+    plain sort of it (about half the time of a stable argsort) gives the same order."""
+    bits = max(int(len(mmsi)).bit_length(), 1)
+    if len(mmsi) and (mmsi.min() < 0 or int(mmsi.max()) >= 1 << (62 - bits)):
+        return np.argsort(mmsi, kind="stable")
+    key = (mmsi.astype(np.int64) << bits) | np.arange(len(mmsi), dtype=np.int64)
+    return np.sort(key) & ((1 << bits) - 1)
 
 
 def _within(batch: pa.RecordBatch, lo: int, hi: int) -> pa.RecordBatch:
