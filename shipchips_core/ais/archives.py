@@ -121,7 +121,8 @@ def _convert(batch: pa.RecordBatch, layout: Layout, rows: clean.RowFilter) -> tu
     # regrouped with every other block's at the end (`_static_versions` is a max per group, in order of
     # first appearance: grouping block by block first would give the same rows)
     versions = canonical(raw_static_versions(kept, layout), layout, STATIC_SCHEMA.names)
-    return batch.num_rows, counts, canonical(kept, layout, POSITION_SCHEMA.names), versions
+    positions = day_stream.stage_rows(canonical(kept, layout, POSITION_SCHEMA.names))
+    return batch.num_rows, counts, positions, versions
 
 
 def _static_versions(tables: list[pa.Table]) -> pa.Table:

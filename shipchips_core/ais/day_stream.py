@@ -63,9 +63,7 @@ class PositionSink:
         """Append rows with the POSITION_FIELDS columns (time_utc as any timestamp), in read order."""
         if not table.num_rows:
             return
-        t_ns = pc.cast(pc.cast(table.column("time_utc"), pa.timestamp("ns", "UTC")), pa.int64())
-        cols = [t_ns if n == "time_ns" else pc.cast(table.column(n), STAGE_SCHEMA.field(n).type) for n in STAGE_SCHEMA.names]
-        self._pending.append(pa.table(cols, schema=STAGE_SCHEMA))
+        self._pending.append(stage_rows(table))
         self._pending_rows += table.num_rows
         self.rows += table.num_rows
         if self._pending_rows >= STAGE_ROWS:
@@ -79,6 +77,18 @@ class PositionSink:
     def close(self) -> None:
         self._flush()
         self.stage.close()
+
+
+def stage_rows(table: pa.Table) -> pa.Table:
+    """Rows with the POSITION_FIELDS columns as the sink stages them: STAGE_SCHEMA, text dictionary-encoded.
+    A pure function, so a source may call it on its own threads before `PositionSink.add` (which then
+    takes the rows as they are)."""
+    if "time_ns" in table.column_names:
+        return table
+    t_ns = pc.cast(pc.cast(table.column("time_utc"), pa.timestamp("ns", "UTC")), pa.int64())
+    cols = [t_ns if n == "time_ns" else pc.dictionary_encode(pc.cast(table.column(n), pa.string())) if f.type == pa.string()
+            else pc.cast(table.column(n), f.type) for n, f in zip(STAGE_SCHEMA.names, STAGE_SCHEMA)]
+    return pa.table(cols, names=STAGE_SCHEMA.names)
 
 
 def write_snapshot(sink: PositionSink, static: pd.DataFrame, counts: dict, source: str, out: Path) -> None:

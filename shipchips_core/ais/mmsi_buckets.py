@@ -112,15 +112,15 @@ class Stage:
         return table
 
 
-def _codes(values: pa.ChunkedArray, vocab: dict) -> pa.Array:
-    """Text as int32 codes in `vocab` (words added as first seen), null where missing."""
-    encoded = pc.dictionary_encode(values.combine_chunks())
-    words = encoded.dictionary.to_pylist()
-    if not words:
-        return pa.nulls(len(values), pa.int32())
-    mapping = np.array([vocab.setdefault(w, len(vocab)) for w in words], np.int32)
-    index = encoded.indices
-    return pa.array(mapping[pc.fill_null(index, 0).to_numpy()], mask=pc.is_null(index).to_numpy(zero_copy_only=False))
+def _codes(values: pa.ChunkedArray, vocab: dict) -> pa.ChunkedArray:
+    """Text (plain or dictionary-encoded) as int32 codes in `vocab` (words added as first seen), null
+    where missing: each chunk's few distinct words are looked up, its rows only re-indexed."""
+    out = []
+    for chunk in values.chunks:
+        encoded = chunk if pa.types.is_dictionary(chunk.type) else pc.dictionary_encode(chunk)
+        mapping = pa.array([vocab.setdefault(w, len(vocab)) for w in encoded.dictionary.to_pylist()], pa.int32())
+        out.append(mapping.take(encoded.indices))
+    return pa.chunked_array(out, pa.int32())
 
 
 def _stable_order(mmsi: np.ndarray) -> np.ndarray:
