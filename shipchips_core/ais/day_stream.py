@@ -88,8 +88,14 @@ def stage_rows(table: pa.Table) -> pa.Table:
     if "time_ns" in table.column_names:
         return table
     t_ns = pc.cast(pc.cast(table.column("time_utc"), pa.timestamp("ns", "UTC")), pa.int64())
-    cols = [t_ns if n == "time_ns" else pc.dictionary_encode(pc.cast(table.column(n), pa.string())) if f.type == pa.string()
-            else pc.cast(table.column(n), f.type) for n, f in zip(STAGE_SCHEMA.names, STAGE_SCHEMA)]
+    def column(f: pa.Field):
+        if f.name == "time_ns":
+            return t_ns
+        if f.type == pa.string():
+            return pc.dictionary_encode(pc.cast(table.column(f.name), pa.string()))
+        return pc.cast(table.column(f.name), f.type)
+
+    cols = [column(f) for f in STAGE_SCHEMA]
     return pa.table(cols, names=STAGE_SCHEMA.names)
 
 

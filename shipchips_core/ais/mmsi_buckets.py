@@ -71,8 +71,8 @@ class Stage:
 
     def add(self, chunk: pa.Table) -> None:
         """A chunk of rows in read order; staged sorted by MMSI (stable)."""
-        chunk = pa.table([_codes(chunk.column(f.name), self._vocab[f.name]) if f.name in self._vocab else chunk.column(f.name)
-                          for f in self.schema], schema=self._stored)
+        chunk = pa.table([_codes(chunk.column(n), self._vocab[n]) if n in self._vocab else chunk.column(n)
+                          for n in self.schema.names], schema=self._stored)
         mmsi = chunk.column("mmsi").to_numpy()
         order = _stable_order(mmsi)
         mmsi, chunk = mmsi[order], chunk.take(pa.array(order)).combine_chunks()
@@ -99,7 +99,8 @@ class Stage:
             with pa.OSFile(str(self.path)) as f:
                 reader = pa.ipc.open_file(f)
                 for lo, hi in zip(starts, ends):
-                    pieces = [_within(reader.get_batch(int(i)), lo, hi) for i in np.flatnonzero((first < hi) & (last >= lo))]
+                    overlap = np.flatnonzero((first < hi) & (last >= lo))  # in file order
+                    pieces = [_within(reader.get_batch(int(i)), lo, hi) for i in overlap]
                     yield self._decoded(pa.Table.from_batches(pieces, self._stored).combine_chunks())
         finally:
             self.path.unlink(missing_ok=True)

@@ -41,8 +41,8 @@ def static_records() -> pd.DataFrame:
         "mmsi": [244_000_001, 244_000_002, 244_000_002], "time_utc": pd.to_datetime([T0, T0, T0 + 10**9], utc=True),
         "ship_name": ["NOORDZEE", None, "ZUIDER"], "imo": pd.array([9123456, None, 0], "Int64"),
         "call_sign": ["PD1234", "PE5678", None], "ship_type": pd.array([70, 300, 80], "Int64"),
-        **{d: pd.array(v, "Int64") for d, v in zip(("dim_a", "dim_b", "dim_c", "dim_d"),
-                                                   ([50, None, None], [10, None, None], [6, None, None], [6, None, None]))},
+        "dim_a": pd.array([50, None, None], "Int64"), "dim_b": pd.array([10, None, None], "Int64"),
+        "dim_c": pd.array([6, None, None], "Int64"), "dim_d": pd.array([6, None, None], "Int64"),
         "length_m": [None, 0.0, 120.0], "beam_m": [None, 20.0, None],
     })
 
@@ -59,7 +59,8 @@ def as_frame(run: pa.Table) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("static", [statics, lambda: clean.latest_static(static_records().iloc[:0])], ids=["static", "none"])
+@pytest.mark.parametrize("static", [statics, lambda: clean.latest_static(static_records().iloc[:0])],
+                         ids=["static", "none"])
 def test_finish_run_equals_finish_with(seed, static):
     run = glitchy_run(600, seed)
     want_counts, got_counts = {}, {}
