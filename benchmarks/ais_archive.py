@@ -20,6 +20,7 @@ landed messages through ais_snapshots -> acquisition_plan (target <= 2 GB peak R
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import subprocess
@@ -49,9 +50,28 @@ PHASES = {
 ANCHORS = ("anchor_polars", "anchor_pyarrow", "anchor_duckdb", "pandas_world")
 
 
+# the libraries each phase runs on, imported before its clock starts (imports are reported apart, as
+# `imports_s`: the same for every phase, whatever it measures)
+IMPORTS = {
+    "project": ("shipchips_core.ais.archives", "shipchips_core.ais.landing_day", "shipchips_core.ais.snapshot_dataset"),
+    "pandas": ("pandas", "shipchips_core.ais.clean", "shipchips_core.dataset.schemas", "duckdb"),
+    "anchor_polars": ("polars",), "anchor_pyarrow": ("pyarrow.csv", "pyarrow.compute", "pyarrow.parquet"),
+    "anchor_duckdb": ("duckdb",),
+}
+
+
+def _imports(name: str) -> float:
+    key = name if name in IMPORTS else "pandas" if name in ("pandas", "pandas_world") else "project"
+    start = time.perf_counter()
+    for module in IMPORTS[key]:
+        importlib.import_module(module)
+    return time.perf_counter() - start
+
+
 def run_phase(name: str, src: str, result: str) -> None:
     """In the child: one phase, its figures written to `result`."""
     _, _, areas, _, _ = PHASES[name]
+    imports = _imports(name)
     with tempfile.TemporaryDirectory() as tmp:
         part = Path(tmp) / f"date={data.DAY.isoformat()}" / "part-0.parquet"
         part.parent.mkdir(parents=True)
@@ -59,8 +79,8 @@ def run_phase(name: str, src: str, result: str) -> None:
         counts, extra = _run(name, src, areas, part)
         seconds = time.perf_counter() - start
         peak = vm_hwm_mb(os.getpid())  # before the hash below reads the file back
-        figures = {"seconds": seconds, "peak_rss_mb": peak, "parquet_bytes": part.stat().st_size, "counts": counts,
-                   **extra}
+        figures = {"seconds": seconds, "imports_s": imports, "peak_rss_mb": peak, "parquet_bytes": part.stat().st_size,
+                   "counts": counts, **extra}
         if name in ("csv", "zip", "world"):
             figures.update(content_hash=_file_hash(part))
         figures.setdefault("rows_out", counts.get("positions_kept", 0))
@@ -178,7 +198,7 @@ def report(facts: dict, files: dict, results: dict) -> tuple[str, dict]:
          f"{os.cpu_count()} CPUs"),
         f"areas: {list(data.AREAS)}",
         (f"{'phase':<56}{'wall s':>8}{'target':>8}{'':>6}{'peak RSS MB':>13}{'target':>8}{'':>6}"
-         f"{'process s':>11}{'rows out':>11}"),
+         f"{'imports s':>11}{'process s':>11}{'rows out':>11}"),
     ]
     summary = {}
     for name, r in results.items():
@@ -186,7 +206,7 @@ def report(facts: dict, files: dict, results: dict) -> tuple[str, dict]:
         v_t, v_m = _verdict(r["seconds"], t_target), _verdict(r["peak_rss_mb"], m_target)
         lines.append(f"{label:<56}{r['seconds']:>8.1f}{_fmt(t_target, '<= {:.0f}'):>8}{v_t:>6}"
                      f"{r['peak_rss_mb']:>13,.0f}{_fmt(m_target, '<= {:.0f}'):>8}{v_m:>6}"
-                     f"{r['process_seconds']:>11.1f}{r['rows_out']:>11,}")
+                     f"{r.get('imports_s', 0.0):>11.1f}{r['process_seconds']:>11.1f}{r['rows_out']:>11,}")
         summary[name] = {"label": label, "wall_s": r["seconds"], "wall_target_s": t_target, "wall_verdict": v_t or None,
                          "peak_rss_mb": r["peak_rss_mb"], "rss_target_mb": m_target, "rss_verdict": v_m or None}
     checks = _checks(results)

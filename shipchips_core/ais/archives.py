@@ -15,7 +15,9 @@ import tempfile
 import urllib.request
 import zipfile
 import zlib
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from datetime import date
 from http.client import HTTPException
@@ -26,13 +28,14 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from shipchips_core.ais import clean, day_stream, dma, landing_day, noaa, snapshot_dataset, work_files
-from shipchips_core.ais.csv_layout import CANONICAL, Layout, canonical, row_keys
+from shipchips_core.ais.csv_layout import CANONICAL, Layout, canonical, raw_static_versions, row_keys
 from shipchips_core.config import AisConfig
 from shipchips_core.dataset import paths
 from shipchips_core.dataset.storage import LocalStorage
 
 LAYOUTS = {"noaa": noaa.LAYOUTS, "dma": dma.LAYOUTS}
-BLOCK_BYTES = 4 << 20  # ~40 k rows a batch: memory stays flat, per-batch overhead stays small
+BLOCK_BYTES = 8 << 20  # ~80 k rows a batch: fewer per-batch calls (measured ~0.8 s less a world day than 4 MB), memory flat
+WORKERS = 2  # threads converting blocks while the next ones are parsed
 HEADER_BYTES = 64 << 10
 HTTP_TIMEOUT_S = 60.0
 STATIC_SCHEMA = pa.schema([CANONICAL.field(n) for n in ("mmsi", "time_utc", *clean.STATIC_FIELDS, *clean.SIZE_FIELDS)])
@@ -84,18 +87,42 @@ def stream_archive(location: str, fmt: str, day: date, areas: Iterable, out: Pat
 
 
 def _stream(src: str, layout: Layout, rows: clean.RowFilter, sink: day_stream.PositionSink) -> tuple[list[pa.Table], int]:
-    """(static versions, rows read) of one file, block by block; the kept positions go to `sink`."""
+    """(static versions, rows read) of one file, block by block; the kept positions go to `sink`.
+    Blocks are converted on WORKERS threads (Arrow and numpy release the GIL), at most WORKERS + 1 in
+    flight, and taken back in read order: the stage, the counts and the static versions are as if serial."""
     read = pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=True)
-    statics, rows_read = [], 0
-    with _open(src) as stream:
+    statics, rows_read, pending = [], 0, deque()
+
+    def collect(future) -> None:
+        nonlocal rows_read
+        n, counts, positions, versions = future.result()
+        rows_read += n
+        rows.add(counts)
+        if positions is not None:
+            sink.add(positions)
+            statics.append(versions)
+
+    with _open(src) as stream, ThreadPoolExecutor(WORKERS) as pool:
         for batch in pacsv.open_csv(stream, read_options=read, convert_options=layout.convert_options()):
-            rows_read += batch.num_rows
-            mask = rows.keep(*row_keys(batch, layout))
-            if mask.any():
-                table = canonical(batch.filter(pa.array(mask)), layout)
-                sink.add(table.select(POSITION_SCHEMA.names))
-                statics.append(_static_versions([table.select(STATIC_SCHEMA.names)]))
+            pending.append(pool.submit(_convert, batch, layout, rows))
+            if len(pending) > WORKERS:
+                collect(pending.popleft())
+        while pending:
+            collect(pending.popleft())
     return statics, rows_read
+
+
+def _convert(batch: pa.RecordBatch, layout: Layout, rows: clean.RowFilter) -> tuple:
+    """One block: (rows, row-rule counts, kept positions, static versions), None where nothing is kept."""
+    mask, counts = rows.test(*row_keys(batch, layout))
+    if not mask.any():
+        return batch.num_rows, counts, None, None
+    kept = batch.filter(pa.array(mask))
+    # regrouped with every other block's at the end (`_static_versions` is a max per group, in order of
+    # first appearance: grouping block by block first would give the same rows)
+    versions = canonical(raw_static_versions(kept, layout), layout, STATIC_SCHEMA.names)
+    positions = day_stream.stage_rows(canonical(kept, layout, POSITION_SCHEMA.names))
+    return batch.num_rows, counts, positions, versions
 
 
 def _static_versions(tables: list[pa.Table]) -> pa.Table:

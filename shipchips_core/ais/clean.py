@@ -62,6 +62,19 @@ class RowFilter:
              class_known: np.ndarray | None = None) -> np.ndarray:
         """Boolean mask of the rows passing every row rule. Missing values: mmsi 0, time NaT
         (int64 min), lat/lon NaN; `class_known` is False where the transceiver is not class A/B."""
+        mask, counts = self.test(mmsi, time_ns, lat, lon, class_known)
+        self.add(counts)
+        return mask
+
+    def add(self, counts: dict) -> None:
+        for reason, n in counts.items():
+            self.counts[reason] += n
+
+    def test(self, mmsi: np.ndarray, time_ns: np.ndarray, lat: np.ndarray, lon: np.ndarray,
+             class_known: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+        """`keep` without counting: the mask and this batch's counts (for batches tested on threads;
+        the caller adds the counts with `add`)."""
+        counts = dict.fromkeys(ROW_REASONS, 0)
         tests = {
             # NaN fails `<=`, so a missing coordinate counts as not available (lat 91 / lon 181)
             "position_not_available": lambda: ~((np.abs(lat) <= 90) & (np.abs(lon) <= 180)),
@@ -73,9 +86,9 @@ class RowFilter:
         bad = np.zeros(len(mmsi), dtype=bool)
         for reason, test in tests.items():
             hit = test() & ~bad
-            self.counts[reason] += int(hit.sum())
+            counts[reason] += int(hit.sum())
             bad |= hit
-        return ~bad
+        return ~bad, counts
 
 
 def is_ship_mmsi(mmsi: np.ndarray) -> np.ndarray:
@@ -226,6 +239,14 @@ def _join_static(columns: dict, static: pd.DataFrame, source: str) -> pd.DataFra
     for col in (*STATIC_FIELDS, *SIZE_FIELDS):
         columns[col] = _take(static[col].array, take)
     columns["source"] = np.full(len(mmsi), source, dtype=object)
+    add_sizes(columns)
+    df = pd.DataFrame({c: columns[c] for c in COLUMNS}, copy=False)
+    mismatched = {c: t for c, t in COLUMNS.items() if str(df[c].dtype) != str(pd.Series(dtype=t).dtype)}
+    return df.astype(mismatched) if mismatched else df
+
+
+def add_sizes(columns: dict) -> None:
+    """length_m / beam_m and reported_length_m / reported_beam_m from the static fields in `columns`."""
     # overall size from A+B / C+D when known, else as the source reports it; zeros are "not available".
     # The reported size is kept too: where the two disagree, `fact_limits` decides (vessel facts).
     for col, (x, y) in {"length_m": ("dim_a", "dim_b"), "beam_m": ("dim_c", "dim_d")}.items():
@@ -234,9 +255,6 @@ def _join_static(columns: dict, static: pd.DataFrame, source: str) -> pd.DataFra
         columns[f"reported_{col}"] = np.where(reported > 0, reported, np.nan)
         size = np.where(from_dims > 0, from_dims, reported)
         columns[col] = np.where(size > 0, size, np.nan)
-    df = pd.DataFrame({c: columns[c] for c in COLUMNS}, copy=False)
-    mismatched = {c: t for c, t in COLUMNS.items() if str(df[c].dtype) != str(pd.Series(dtype=t).dtype)}
-    return df.astype(mismatched) if mismatched else df
 
 
 def _take(values, idx: np.ndarray):

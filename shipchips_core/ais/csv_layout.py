@@ -26,6 +26,8 @@ CANONICAL = pa.schema({
 })
 # aisstream's message names for the two classes' position reports, so every source reads alike
 MSG_TYPE = {"A": "PositionReport", "B": "StandardClassBPositionReport"}
+# the layout fields the static columns are made of (see `canonical`)
+RAW_STATIC = ("ship_name", "imo", "call_sign", "ship_type", "dim_a", "dim_b", "dim_c", "dim_d", "length", "beam")
 
 
 @dataclass(frozen=True)
@@ -66,27 +68,44 @@ def row_keys(batch: pa.RecordBatch, layout: Layout) -> tuple[np.ndarray, ...]:
     return mmsi, pc.fill_null(t, NAT).to_numpy(), lat, lon, pc.fill_null(known, False).to_numpy(zero_copy_only=False)
 
 
-def canonical(batch: pa.RecordBatch, layout: Layout) -> pa.Table:
-    """The kept rows of a batch as CANONICAL columns."""
+def canonical(batch: pa.RecordBatch | pa.Table, layout: Layout, fields=CANONICAL.names) -> pa.Table:
+    """The kept rows of a batch as CANONICAL columns; only `fields` (in CANONICAL order) are converted,
+    so the rows' static text (IMO parsing, trims) need not be converted for every position."""
     def get(f: str) -> pa.Array:
         if f not in layout.columns:
             return pa.nulls(batch.num_rows, pa.float64())
         values = batch.column(layout.columns[f])
         return _utf8(values) if pa.types.is_binary(values.type) else values
 
-    cls = _lookup(get("ais_class"), layout.classes, pa.string(), normalise=False)
+    def cls() -> pa.Array:
+        return _lookup(get("ais_class"), layout.classes, pa.string(), normalise=False)
+
     cols = {
-        "mmsi": get("mmsi"), "time_utc": pc.cast(get("time"), pa.timestamp("ns", "UTC")),
-        "lat": get("lat"), "lon": get("lon"),
-        "sog_kn": get("sog"), "cog_deg": get("cog"), "heading_deg": get("heading"),
-        "nav_status": _code(get("nav_status"), layout.nav_status_codes),
-        "msg_type": _lookup(cls, MSG_TYPE, pa.string(), normalise=False), "ais_class": cls,
-        "ship_name": _text(get("ship_name")), "imo": _imo(get("imo")), "call_sign": _text(get("call_sign")),
-        "ship_type": _code(get("ship_type"), layout.ship_type_codes),
-        **{d: _code(get(d), None) for d in ("dim_a", "dim_b", "dim_c", "dim_d")},
-        "length_m": get("length"), "beam_m": get("beam"),
+        "mmsi": lambda: get("mmsi"), "time_utc": lambda: pc.cast(get("time"), pa.timestamp("ns", "UTC")),
+        "lat": lambda: get("lat"), "lon": lambda: get("lon"),
+        "sog_kn": lambda: get("sog"), "cog_deg": lambda: get("cog"), "heading_deg": lambda: get("heading"),
+        "nav_status": lambda: _code(get("nav_status"), layout.nav_status_codes),
+        "msg_type": lambda: _lookup(cls(), MSG_TYPE, pa.string(), normalise=False), "ais_class": cls,
+        "ship_name": lambda: _text(get("ship_name")), "imo": lambda: _imo(get("imo")),
+        "call_sign": lambda: _text(get("call_sign")),
+        "ship_type": lambda: _code(get("ship_type"), layout.ship_type_codes),
+        **{d: (lambda d=d: _code(get(d), None)) for d in ("dim_a", "dim_b", "dim_c", "dim_d")},
+        "length_m": lambda: get("length"), "beam_m": lambda: get("beam"),
     }
-    return pa.table([pc.cast(cols[f.name], f.type) for f in CANONICAL], schema=CANONICAL)
+    schema = pa.schema([f for f in CANONICAL if f.name in fields])
+    return pa.table([pc.cast(cols[f.name](), f.type) for f in schema], schema=schema)
+
+
+def raw_static_versions(batch: pa.RecordBatch | pa.Table, layout: Layout) -> pa.Table:
+    """Each distinct set of the raw static columns of an MMSI in `batch`, with its last time: the rows
+    `canonical` needs for the static fields (raw sets are at least as fine as their canonical values,
+    so regrouping the converted rows gives what grouping every converted row would)."""
+    fields = [f for f in ("mmsi", *RAW_STATIC) if f in layout.columns]
+    keys = [layout.columns[f] for f in fields]
+    time = layout.columns["time"]
+    table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+    versions = table.select([*keys, time]).group_by(keys, use_threads=False).aggregate([(time, "max")])
+    return versions.rename_columns([*keys, time])
 
 
 def _utf8(values: pa.Array) -> pa.Array:

@@ -21,7 +21,8 @@ MAX_LISTED = 20
 
 def validate_batch(table_name: str, table: pa.Table, to_pandas=None) -> None:
     """Raise SchemaViolation unless `table` meets the pandera schema `table_name`. `to_pandas()` gives
-    the batch as the frame pandera would see, for a schema with a check this module cannot evaluate."""
+    the batch as the frame pandera would see, for a schema with a check this module cannot evaluate.
+    Text may be dictionary-encoded: its checks are evaluated on the distinct words."""
     schema = schemas.SCHEMAS[table_name]
     if not _understood(schema):
         schemas.validate(table_name, to_pandas() if to_pandas else table.to_pandas())
@@ -55,6 +56,8 @@ def _arrow_kind(dtype: str):
 
 
 def _is_text(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):  # dictionary-encoded text (a writer's low-cardinality columns)
+        return _is_text(t.value_type)
     return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)
 
 
@@ -65,10 +68,21 @@ def _column_failures(name: str, column, values: pa.ChunkedArray) -> list[tuple]:
     if not column.nullable and values.null_count:
         out += _rows(name, "not_nullable", pc.is_null(values), values)
     for check in column.checks:
-        bad = _bad(check, values)
+        bad = (_bad_coded if pa.types.is_dictionary(values.type) else _bad)(check, values)
         if bad is not None:
             out += _rows(name, _describe(check), bad, values)
     return out
+
+
+def _bad_coded(check, values: pa.ChunkedArray):
+    """`_bad` of dictionary-encoded values: the check on each chunk's distinct words, spread to its rows."""
+    chunks = []
+    for chunk in values.chunks:
+        bad = _bad(check, chunk.dictionary)
+        if bad is None:
+            return None
+        chunks.append(pc.take(bad, chunk.indices))
+    return pa.chunked_array(chunks, pa.bool_())
 
 
 def _bad(check, values: pa.ChunkedArray):

@@ -8,9 +8,10 @@ from operator import attrgetter
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from shipchips_core.ais import archives, clean
+from shipchips_core.ais import archives, clean, day_rules
 from shipchips_core.ais.csv_layout import canonical, row_keys
 from shipchips_core.ais import landing_day
 from shipchips_core.ais.landing_day import _positions_frame
@@ -66,3 +67,11 @@ def as_stored(df: pd.DataFrame) -> pd.DataFrame:
         if dtype is object:
             out[col] = out[col].astype(object).where(out[col].notna(), None)
     return out
+
+
+def as_table(df: pd.DataFrame) -> pa.Table:
+    """A `clean.finish_with` frame as the stored file's Arrow columns: how the frame-based streaming
+    converted each run before `day_rules.finish_run` (the reference its tables must equal)."""
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    return pa.table([pc.cast(table.column(f.name), f.type, safe=False) for f in day_rules.SNAPSHOT_SCHEMA],
+                    schema=day_rules.SNAPSHOT_SCHEMA)

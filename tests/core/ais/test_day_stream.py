@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from shipchips_core.ais import archives, clean, day_stream
+from shipchips_core.ais import archives, clean, day_stream, mmsi_buckets
 from shipchips_core.ais.landing_day import build_ais_snapshots
 from shipchips_core.ais.snapshot_dataset import AisDataset
 from shipchips_core.dataset.storage import LocalStorage
@@ -25,8 +25,12 @@ from tests.core.ais.test_clean import DAY as LANDING_DAY
 
 @pytest.fixture(params=[50, 1 << 18], ids=["runs_of_50_rows", "one_run"])
 def run_rows(request, monkeypatch):
-    """Tiny runs force every MMSI across batch boundaries (the carried-over tail of a batch)."""
+    """Tiny runs, staged chunks and batches force every MMSI across chunks and batches of the stage
+    (its rows gathered from many pieces, in read order) and many buckets."""
     monkeypatch.setattr(day_stream, "RUN_ROWS", request.param)
+    if request.param < 100:
+        monkeypatch.setattr(day_stream, "STAGE_ROWS", 70)
+        monkeypatch.setattr(mmsi_buckets, "BATCH_ROWS", 8)
     return request.param
 
 

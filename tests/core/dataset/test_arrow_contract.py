@@ -6,7 +6,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from shipchips_core.ais import day_stream
+from tests.core.ais import frame_oracle
 from shipchips_core.dataset import arrow_contract, schemas
 from tests.dagster.lib.test_table_io import ais_rows
 
@@ -23,7 +23,7 @@ BREAKS = {
 
 
 def arrow(df: pd.DataFrame) -> pa.Table:
-    return day_stream._snapshot_table(df, "test")
+    return frame_oracle.as_table(df)
 
 
 def test_a_valid_batch_passes_both():
