@@ -1,7 +1,7 @@
 """The hidden work files of a day's AIS beside its partition file, and the sweep of a killed run's.
 
-A run streams the day into its partition folder, so that storing it is a rename: the out-of-core
-sort's work folder `.ais-work-{pid}-*/`, the staged file `.staged-{pid}-{thread}-{name}`, and the
+A run streams the day into its partition folder, so that storing it is a rename: the day's
+stage in `.ais-work-{pid}-*/`, the staged file `.staged-{pid}-{thread}-{name}`, and the
 finished file before it is checked, `.{name}.{pid}.writing`; DuckDB queries over the stored day spill
 to `.duckdb_spill-{pid}/`. A killed run leaves them behind, up to a world day's size. Each name
 carries its writer's pid; `remove_stale` removes those whose writer is no longer running. It runs
