@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from functools import cached_property
 
-import numpy as np
 import pandas as pd
 
 from shipchips_core.ais.snapshot_dataset import AisDataset
@@ -61,9 +60,9 @@ class AisDayView:
         if isinstance(self.source, AisDataset):
             return self.source.track_sample(step)
         rows = self.source.loc[:, list(TRACK_COLUMNS)].sort_values(["mmsi", "time_utc"], kind="stable")
-        rank = rows.groupby("mmsi").cumcount().to_numpy()
-        last = np.r_[rows["mmsi"].to_numpy()[1:] != rows["mmsi"].to_numpy()[:-1], True] if len(rows) else rank == 0
-        return rows[(rank % step == 0) | last].reset_index(drop=True)
+        first_of_step = rows.groupby("mmsi").cumcount() % step == 0
+        last = rows["mmsi"].ne(rows["mmsi"].shift(-1))
+        return rows[first_of_step | last].reset_index(drop=True)
 
     @property
     def track_step(self) -> int:
