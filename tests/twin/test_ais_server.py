@@ -158,7 +158,8 @@ def test_stop_closes_open_connections_and_leaks_no_thread(world, box):
     before = set(threading.enumerate())
     twin = AisStreamTwin(world, START, END, api_key=KEY, speedup=1.0, close_when_done=False)
     twin.start()
-    with connect(twin.url) as ws:
+    # no client keepalive: its thread outlives the socket by a moment and is the client's, not the twin's
+    with connect(twin.url, ping_interval=None) as ws:
         ws.send(json.dumps({"APIKey": KEY, "BoundingBoxes": box}))
         twin.stop()
         with pytest.raises(ConnectionClosed) as exc:
