@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from shipchips_core.ais import day_stream, snapshot_dataset, work_files
-from shipchips_core.ais.clean import POSITION_FIELDS, SOURCE, STATIC_FIELDS, RowFilter, latest_static
+from shipchips_core.ais.clean import POSITION_FIELDS, SOURCE, STATIC_FIELDS, STATIC_RANGES, RowFilter, latest_static
 from shipchips_core.ais.messages import MALFORMED_REASONS, MalformedMessage, PositionRecord, parse_message
 from shipchips_core.dataset import paths
 from shipchips_core.dataset.storage import LocalStorage
@@ -81,7 +81,8 @@ def _statics_frame(records: list, first_seq: int) -> pd.DataFrame:
     st = pd.DataFrame(list(map(attrgetter(*STATIC_COLUMNS), records)), columns=list(STATIC_COLUMNS))
     st["time_utc"] = pd.to_datetime(st["time_utc"], utc=True)
     st["seq"] = range(first_seq, first_seq + len(st))
-    return st.astype({"mmsi": "int64"})
+    # typed as latest_static reads them, so a file whose field is all None concatenates like the rest
+    return st.astype({"mmsi": "int64", **dict.fromkeys(STATIC_RANGES, "Int64")})
 
 
 def _reduce(st: pd.DataFrame) -> pd.DataFrame:
