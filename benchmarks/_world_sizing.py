@@ -3,9 +3,9 @@ them, the consistency checks (PASS/FAIL), and the printed report.
 
 Projection: the fleet simulated is a random `scale` sample of the world's, so a stage's items scale
 by world vessels / simulated vessels (and AIS messages by 24 h / hours simulated), and its CPU by its
-measured CPU seconds per item. Matching is projected per pair as paired here (each vessel with the
-twin's scenes of the day): `candidate_pairs` joins every plan row with every scene in its window,
-so a world day with thousands of scenes pairs far more (see the README).
+measured CPU seconds per item. Matching is projected per pair as paired here: `candidate_pairs` pairs
+a vessel only with the scenes in its window whose footprint its track can reach (`matching.reach`), so
+the pairs grow with the scenes around each vessel, not with the day's scenes (see the README).
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ from shipchips_core.chips.job import ChipJob, ProgressFn, cut_partition
 from shipchips_core.config import Config
 from shipchips_core.dataset import schemas
 from shipchips_core.dataset.storage import LocalStorage, Location
-from shipchips_core.matching.candidates import fix_windows, match_candidates
+from shipchips_core.matching import reach
+from shipchips_core.matching.candidates import fix_windows, match_candidates, pairs_in_window
 from shipchips_core.plan import overpass, pending
 from shipchips_core.plan.acquisition import plan_from_vessels, search_window, vessel_fixes
 from shipchips_core.plan.status import resolve_plan
@@ -90,13 +91,20 @@ def scene_metadata(cfg: Config, plan: pd.DataFrame) -> StageResult:
 
 
 def chip_candidates(cfg: Config, plan: pd.DataFrame, scenes: pd.DataFrame, ais: AisInput) -> StageResult:
-    """Every (planned vessel, scene in its window) pair with the ship's position at sensing time and
-    whether it can be chipped (`match_status`, e.g. `outside_footprint`). From a stored day it reads only
+    """Every (planned vessel, scene in its window whose footprint its track can reach) pair with the ship's
+    position at sensing time and whether it can be chipped (`match_status`, e.g. `outside_footprint`);
+    the pairs left out are counted as `pairs_beyond_reach`. From a stored day it reads only
     the candidates' vessels' fixes within FIX_WINDOW_MARGIN_S of their scenes (and one either side)."""
+    order = cfg.stac.collection_order
     if isinstance(ais, AisDataset):
-        ais = ais.fixes_near(fix_windows(plan, scenes, cfg.stac.collection_order))
-    df = match_candidates(plan, scenes, ais, cfg.matching, cfg.stac.collection_order)
-    return StageResult(df, _counts(Counter(f"match_status/{s}" for s in df["match_status"])))
+        bounds = ais.track_bounds()
+        ais = ais.fixes_near(fix_windows(plan, scenes, order, bounds, cfg.matching.max_gap_seconds))
+    else:
+        bounds = reach.track_bounds(ais)
+    df = match_candidates(plan, scenes, ais, cfg.matching, order, bounds)
+    counts = Counter(f"match_status/{s}" for s in df["match_status"])
+    counts["pairs_beyond_reach"] = pairs_in_window(plan, scenes, order) - len(df)  # never paired (`reach`)
+    return StageResult(df, _counts(counts))
 
 
 def chips(

@@ -149,6 +149,13 @@ class AisDataset:
         sql = f"SELECT mmsi, count(*) AS n_fixes FROM read_parquet({_quote(self.path)}) GROUP BY mmsi ORDER BY mmsi"
         return _conform(self._query(sql)).set_index("mmsi")["n_fixes"].astype("int64")
 
+    def track_bounds(self) -> pd.DataFrame:
+        """mmsi, min_lon, min_lat, max_lon, max_lat of each vessel's fixes (`reach.track_bounds`)."""
+        sql = f"""
+            SELECT mmsi, min(lon) AS min_lon, min(lat) AS min_lat, max(lon) AS max_lon, max(lat) AS max_lat
+            FROM read_parquet({_quote(self.path)}) GROUP BY mmsi ORDER BY mmsi"""
+        return _conform(self._query(sql))
+
     def track_sample(self, step: int) -> pd.DataFrame:
         """mmsi, time_utc, lon, lat of each vessel's every `step`-th fix (from its first) and its last,
         in (mmsi, time) order: a map's tracks in bounded memory."""

@@ -19,6 +19,7 @@ from pyproj import Transformer
 
 from shipchips_core.config import MatchingConfig
 from shipchips_core.dataset.schemas import empty_frame
+from shipchips_core.matching import reach
 from shipchips_core.matching.tracks import KNOT_MS, METHOD_NONE, _distance_m, interpolate_positions
 from shipchips_core.sentinel2 import detectors
 from shipchips_core.sentinel2.sensing import REFERENCE_BAND, SceneTiming, tile_centre
@@ -45,26 +46,44 @@ def distinct_acquisitions(scenes: pd.DataFrame, collections: tuple[str, ...] = (
     return ok.drop(columns=["_rank", "_acq"]).sort_index()
 
 
-def candidate_pairs(plan: pd.DataFrame, scenes: pd.DataFrame, collections: tuple[str, ...] = ()) -> pd.DataFrame:
-    """(plan row, distinct ok scene) pairs whose scene datetime lies in the plan window."""
+def candidate_pairs(plan: pd.DataFrame, scenes: pd.DataFrame, collections: tuple[str, ...] = (),
+                    bounds: pd.DataFrame | None = None, max_gap_s: float = 0.0) -> pd.DataFrame:
+    """(plan row, distinct ok scene) pairs whose scene datetime lies in the plan window; given the
+    vessels' track `bounds` (`reach.track_bounds`), only the scenes whose footprint they can reach."""
     ok = distinct_acquisitions(scenes, collections)
     if plan.empty or ok.empty:
         return pd.DataFrame(columns=["plan_id", "mmsi", "scene_id", "collection", "acq_time", "epsg", "footprint_wkt",
                                      "grid_origin_x", "grid_origin_y"])
     grid = [c for c in ("grid_origin_x", "grid_origin_y", "href_granule_metadata") if c in ok.columns]
-    pairs = plan[["plan_id", "mmsi", "window_start", "window_end"]].merge(
-        ok[["scene_id", "collection", "datetime", "epsg", "footprint_wkt", *grid]], how="cross"
-    )
+    left = plan[["plan_id", "mmsi", "window_start", "window_end"]]
+    right = ok[["scene_id", "collection", "datetime", "epsg", "footprint_wkt", *grid]]
+    if bounds is None:
+        pairs = left.merge(right, how="cross")
+    else:
+        v, s = reach.near_pairs(left["mmsi"].to_numpy(), right["footprint_wkt"], bounds, max_gap_s)
+        pairs = pd.concat([left.iloc[v].reset_index(drop=True), right.iloc[s].reset_index(drop=True)], axis=1)
     inside = (pairs["datetime"] >= pairs["window_start"]) & (pairs["datetime"] <= pairs["window_end"])
     pairs = pairs[inside].rename(columns={"datetime": "acq_time"})
     return pairs.drop(columns=["window_start", "window_end"]).reset_index(drop=True)
 
 
-def fix_windows(plan: pd.DataFrame, scenes: pd.DataFrame, collections: tuple[str, ...] = ()) -> pd.DataFrame:
+def pairs_in_window(plan: pd.DataFrame, scenes: pd.DataFrame, collections: tuple[str, ...] = ()) -> int:
+    """How many pairs `candidate_pairs` makes without bounds, counted without making them."""
+    ok = distinct_acquisitions(scenes, collections)
+    if plan.empty or ok.empty:
+        return 0
+    t = ok["datetime"].to_numpy("datetime64[ns]")
+    starts = np.sort(plan["window_start"].to_numpy("datetime64[ns]"))
+    ends = np.sort(plan["window_end"].to_numpy("datetime64[ns]"))
+    return int((np.searchsorted(starts, t, "right") - np.searchsorted(ends, t, "left")).sum())
+
+
+def fix_windows(plan: pd.DataFrame, scenes: pd.DataFrame, collections: tuple[str, ...] = (),
+                bounds: pd.DataFrame | None = None, max_gap_s: float = 0.0) -> pd.DataFrame:
     """Per vessel with a candidate, the span (mmsi, start, end) its sensing times can fall in: its scenes'
     acquisition times widened by FIX_WINDOW_MARGIN_S (a granule's sensing offset is seconds). Matching
     needs only the fixes inside it and the nearest one either side (`AisDataset.fixes_near`)."""
-    pairs = candidate_pairs(plan, scenes, collections)
+    pairs = candidate_pairs(plan, scenes, collections, bounds, max_gap_s)
     if pairs.empty:
         return pd.DataFrame({"mmsi": pd.Series(dtype="int64"), "start": pd.Series(dtype="datetime64[ns, UTC]"),
                              "end": pd.Series(dtype="datetime64[ns, UTC]")})
@@ -76,11 +95,15 @@ def fix_windows(plan: pd.DataFrame, scenes: pd.DataFrame, collections: tuple[str
 
 
 def match_candidates(
-    plan: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame, cfg: MatchingConfig, collections: tuple[str, ...] = ()
+    plan: pd.DataFrame, scenes: pd.DataFrame, ais: pd.DataFrame, cfg: MatchingConfig, collections: tuple[str, ...] = (),
+    bounds: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every candidate with its interpolated position, scene-CRS coordinates and match status;
-    `collections` (the configured order) decides which item of a duplicated acquisition is used."""
-    pairs = candidate_pairs(plan, scenes, collections)
+    `collections` (the configured order) decides which item of a duplicated acquisition is used.
+    Pairs reach only as far as the day's track `bounds` (default: those of `ais`; give the whole day's
+    when `ais` is a part of it, so the pairs do not depend on which fixes were read)."""
+    bounds = reach.track_bounds(ais) if bounds is None else bounds
+    pairs = candidate_pairs(plan, scenes, collections, bounds, cfg.max_gap_seconds)
     timing, maps = _timing_models(pairs), _detector_maps(pairs)
     acq_time = pd.to_datetime(pairs["acq_time"], utc=True)  # typed even when there is no pair
     sensing = acq_time

@@ -273,8 +273,9 @@ def test_downstream_stages_read_the_lazy_handle_and_get_what_the_whole_day_frame
     plan = conform(_table(pipeline_run, paths.table_dataset("acquisition_plan")), "acquisition_plan")
     scenes = conform(_table(pipeline_run, paths.table_dataset("s2_scene_metadata")), "s2_scene_metadata")
     cfg, order = pipeline_run.cfg, pipeline_run.cfg.stac.collection_order
-    near = ais.fixes_near(fix_windows(plan, scenes, order))
+    bounds = ais.track_bounds()  # the whole day's, as the asset passes them
+    near = ais.fixes_near(fix_windows(plan, scenes, order, bounds, cfg.matching.max_gap_seconds))
     assert len(near) < len(whole)  # only the candidates' vessels around their scenes were read
-    from_handle = match_candidates(plan, scenes, near, cfg.matching, order)
+    from_handle = match_candidates(plan, scenes, near, cfg.matching, order, bounds)
     pd.testing.assert_frame_equal(from_handle, match_candidates(plan, scenes, whole, cfg.matching, order))
     assert from_handle["match_status"].eq("ok").sum() > 0

@@ -9,6 +9,7 @@ import pytest
 from shipchips_core.ais import archives
 from shipchips_core.ais.snapshot_dataset import FIX_COLUMNS, AisDataset
 from shipchips_core.ais.vessels import latest_vessel_facts
+from shipchips_core.matching import reach
 from shipchips_core.matching.tracks import interpolate_positions
 from shipchips_core.plan.acquisition import vessel_fixes
 from tests.core.ais.test_archives import DAY, noaa_text
@@ -32,6 +33,13 @@ def test_the_plan_gets_one_row_per_vessel_as_from_the_frame(stored):
     assert len(per_vessel) == df["mmsi"].nunique() > 20
     assert (per_vessel["n_fixes"] % 2 == 0).any() and (per_vessel["n_fixes"] % 2 == 1).any()  # both median cases
     pd.testing.assert_frame_equal(per_vessel, vessel_fixes(df), check_exact=True)
+
+
+def test_matching_gets_each_vessels_track_bounds_as_from_the_frame(stored):
+    ds, df = stored
+    bounds = ds.track_bounds()
+    assert len(bounds) == df["mmsi"].nunique() and (bounds["max_lon"] > bounds["min_lon"]).any()
+    pd.testing.assert_frame_equal(bounds, reach.track_bounds(df), check_exact=True)
 
 
 def test_chips_and_the_index_get_the_same_latest_vessel_facts(stored):
