@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -57,10 +57,10 @@ class AisDataset:
         object (kept for this process: downstream stages read it lazily, more than once)."""
         if not is_remote(storage):
             return cls(storage.path(rel))
-        copy = Path(tempfile.mkdtemp(prefix="shipchips-ais-")) / rel.rsplit("/", 1)[-1]
+        ds = cls._in_own_folder(rel.rsplit("/", 1)[-1])
         with storage.local_copy(rel) as path:
-            shutil.copyfile(path, copy)
-        return cls(copy)
+            shutil.move(path, ds.path)
+        return ds
 
     @classmethod
     def staged(cls, storage, day: date) -> "AisDataset":
@@ -68,11 +68,20 @@ class AisDataset:
         (same folder, so storing it is a rename), unique to this process; a local folder of its own
         when the root is a bucket. The work files a killed run left in that folder are removed first."""
         if is_remote(storage):
-            return cls(Path(tempfile.mkdtemp(prefix="shipchips-ais-")) / f"staged-{day.isoformat()}.parquet")
+            return cls._in_own_folder(f"staged-{day.isoformat()}.parquet")
         final = storage.path(paths.partition_file(paths.AIS_OBSERVATIONS_INDEX, day))
         final.parent.mkdir(parents=True, exist_ok=True)
         work_files.remove_stale(final.parent)
         return cls(final.with_name(f".staged-{os.getpid()}-{threading.get_ident()}-{final.name}"))
+
+    @classmethod
+    def _in_own_folder(cls, name: str) -> "AisDataset":
+        """A handle on `name` in a local folder of its own, removed with the handle (or at exit): a day
+        copied from a bucket lives as long as the stage that reads it, not until /tmp is cleared."""
+        folder = work_files.local_folder()
+        ds = cls(folder / name)
+        weakref.finalize(ds, shutil.rmtree, folder, True)
+        return ds
 
     def batches(self, rows: int = 262_144) -> Iterator[pd.DataFrame]:
         """The rows as frames of at most `rows` (a whole-table check in bounded memory)."""
