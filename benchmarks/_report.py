@@ -120,6 +120,10 @@ def format_report(report: dict) -> str:
     w(f"(c) decodes with GDAL, as the issue measured it; the chipper decodes with tifffile/imagecodecs: against "
       f"(c'), the same blocks through its own decoder, the read path is "
       f"{_f(fig['own_decoder_floor_vs_read_slowdown'], '{:.2f}')}× slower (fetching, assembly, radiometry, SCL)")
+    cpu = {k: phases[k].get("timed_cpu_s") for k in ("project_read", "decode_floor", "decode_floor_tifffile")}
+    if None not in cpu.values():  # steadier than the wall times on a shared machine
+        w(f"CPU s of the timed loops (all the phase's threads): (b-read) {cpu['project_read']:.2f} + the server's "
+          f"{phases['project_read']['server_cpu_s']:.2f}, (c) {cpu['decode_floor']:.2f}, (c') {cpu['decode_floor_tifffile']:.2f}")
     parts = phases.get("project_parts", {}).get("cpu_ms_per_ok_chip")
     if parts:
         total = sum(parts.values())
