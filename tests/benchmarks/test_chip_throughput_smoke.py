@@ -51,6 +51,9 @@ def test_every_figure_present(report):
     assert all(parts[k] > 0 for k in ("read", "read_threads", "cog", "masks_file", "json")), parts
     for key in ("naive", "project_read", "decode_floor", "decode_floor_tifffile"):  # CPU of the timed loops
         assert report["phases"][key]["timed_cpu_s"] > 0, key
+    cpu = fig["cpu_ms_per_chip"]  # CPU per chip, client + server, for (a) and (b-parts)
+    assert cpu["naive"] > 0 and cpu["project_parts"] > 0 and cpu["ratio"] == cpu["naive"] / cpu["project_parts"]
+    assert all(report["phases"][k]["iowait_s"] >= 0 for k in PHASES)
     assert len(report["targets"]) == 5 and all(isinstance(t["pass"], bool) for t in report["targets"])
 
 
