@@ -40,9 +40,12 @@ def _ships(spec: dict) -> list[dict]:
     return [ships[i] for i in spec["indices"]]
 
 
-def _rate(n: int, seconds: float, cores: int = 1) -> dict:
+def _rate(n: int, seconds: float, cores: int = 1, timed_cpu_s: float | None = None) -> dict:
+    """`timed_cpu_s`: this process's CPU (all threads) over the timed loop alone, imports and setup left
+    out: on a shared machine it moves less than the wall time."""
     return {"n_chips": n, "seconds": round(seconds, 4), "chips_per_s": n / seconds if seconds > 0 else None,
-            "cores": cores, "chips_per_s_per_core": n / seconds / cores if seconds > 0 else None}
+            "cores": cores, "chips_per_s_per_core": n / seconds / cores if seconds > 0 else None,
+            "timed_cpu_s": None if timed_cpu_s is None else round(timed_cpu_s, 4)}
 
 
 # ---- (a) naive baseline ---------------------------------------------------------------------------
@@ -52,11 +55,11 @@ def naive(spec: dict) -> dict:
     hrefs = {a: "/vsicurl/" + spec["item"]["assets"][a]["href"] for a in assets}
     ships, size = _ships(spec), spec["size"]
     with rasterio.Env(**NAIVE_ENV):
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         for ship in ships:
             _naive_chip(hrefs, ship, size)
-        seconds = time.perf_counter() - t0
-    return _rate(len(ships), seconds)
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    return _rate(len(ships), seconds, timed_cpu_s=cpu)
 
 
 def _naive_chip(hrefs: dict[str, str], ship: dict, size: int) -> np.ndarray:
@@ -137,7 +140,8 @@ PART_HOOKS = (  # (part, module, attribute)
 def project_parts(spec: dict) -> dict:
     """(b) in one process with each step's CPU time (this thread's: robust to a busy machine) summed
     by part; `other` is the rest of `cut_partition` (scene open, rows, the quicklook's file write,
-    duplicates, the final filesystem sync); block fetching and decoding is in `read`."""
+    duplicates, the final filesystem sync); `read` is the chip's assembly, radiometry and SCL on this
+    thread, `read_threads` the CPU of the reader's threads meanwhile (blocks fetched and decoded ahead)."""
     import importlib
     import shipchips_core.chips.job as chipping
 
@@ -155,6 +159,7 @@ def project_parts(spec: dict) -> dict:
     whole = Counter()  # cut_partition itself: the rest of `project` (frames, the temp dir's removal) is not a chip's
     restore.append((chipping, "cut_partition", chipping.cut_partition))
     chipping.cut_partition = _timed(chipping.cut_partition, "total", whole, whole_user := Counter())
+    chipping.cut_partition = _process_timed(chipping.cut_partition, whole)  # + the fetch threads' CPU
     create_us = _file_create_us(spec.get("tmp_dir"))
     try:
         result = project({**spec, "workers": 1})
@@ -165,8 +170,11 @@ def project_parts(spec: dict) -> dict:
     ok = result["statuses"].get("ok", 0)
     per_chip = {part: 1000 * s / ok for part, s in spent.items()}
     per_chip["other"] = 1000 * (total - sum(spent.values())) / ok
+    # blocks are fetched and decoded ahead on the reader's threads: their CPU is the read's too
+    per_chip["read_threads"] = 1000 * (whole["process"] - total) / ok
     user_per_chip = {part: 1000 * s / ok for part, s in user.items()}
     user_per_chip["other"] = 1000 * (whole_user["total"] - sum(user.values())) / ok
+    user_per_chip["read_threads"] = 1000 * (whole["process_user"] - whole_user["total"]) / ok
     return {**result, "cpu_ms_per_ok_chip": per_chip, "user_cpu_ms_per_ok_chip": user_per_chip,
             "cpu_s_total": total, "n_ok": ok,
             "chipper": getattr(chipping, "__file__", None), "file_create_cpu_us": create_us}
@@ -195,6 +203,19 @@ def _timed(fn, part: str, spent: Counter, user: Counter):
     return timed
 
 
+def _process_timed(fn, spent: Counter):
+    """`fn` with this process's CPU (all its threads) added to `spent["process"]`, its user-mode
+    share to `spent["process_user"]`."""
+    def timed(*args, **kwargs):
+        t0, u0 = time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_utime
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            spent["process"] += time.process_time() - t0
+            spent["process_user"] += resource.getrusage(resource.RUSAGE_SELF).ru_utime - u0
+    return timed
+
+
 def _thread_user_s() -> float:
     """This thread's user-mode CPU seconds (Linux RUSAGE_THREAD; the kernel splits its exact run time
     into user and system by tick samples, so only sums over many calls are meaningful)."""
@@ -213,15 +234,15 @@ def project_read(spec: dict) -> dict:
     hrefs = {a: scene[f"href_{a}"] for a in (*assets, "scl")}
     ships, size = _ships(spec), spec["size"]
     with rasterio.Env(**chipper.GDAL_HTTP_ENV):
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         with chipper.SceneReader(hrefs, rule, assets) as reader:
             ships = sorted(ships, key=lambda s: chipper.block_order_key(reader.transform, s["x"], s["y"]))
             for ship in ships:  # announced up front, as the chipper does, when the reader takes it
                 getattr(reader, "expect", lambda *_: None)(ship["x"], ship["y"], size)
             for ship in ships:
                 reader.cut(ship["x"], ship["y"], size)
-        seconds = time.perf_counter() - t0
-    return _rate(len(ships), seconds)
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    return _rate(len(ships), seconds, timed_cpu_s=cpu)
 
 
 # ---- (c) the decode floor ----------------------------------------------------------------------------
@@ -232,14 +253,14 @@ def decode_floor(spec: dict) -> dict:
     with rasterio.Env(), _open_all(spec["local_paths"], assets) as datasets:
         blocks = touched_blocks(datasets, ships, size)
         compressed = sum(datasets[a].block_size(1, r, c) for a, r, c in blocks)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         for asset, r, c in blocks:
             ds = datasets[asset]
             (bh, bw) = ds.block_shapes[0]
             ds.read(1, window=Window(c * bw, r * bh, min(bw, ds.width - c * bw), min(bh, ds.height - r * bh)))
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     per_asset = Counter(a for a, _, _ in blocks)
-    return {**_rate(len(ships), seconds), "blocks": len(blocks), "blocks_per_asset": dict(per_asset),
+    return {**_rate(len(ships), seconds, timed_cpu_s=cpu), "blocks": len(blocks), "blocks_per_asset": dict(per_asset),
             "compressed_bytes": int(compressed), "touched": blocks}
 
 
@@ -255,14 +276,14 @@ def decode_floor_tifffile(spec: dict) -> dict:
         blocks = touched_blocks(datasets, ships, size)
     files = {a: ranges.open_ranges(spec["local_paths"][a]) for a in assets}
     tiffs = {a: TiledTiff(r) for a, r in files.items()}
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     for asset, r, c in blocks:
         tiff = tiffs[asset]
         tiff.decode((r, c), files[asset].fetch(*tiff.byte_range((r, c))))
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     for r in files.values():
         r.close()
-    return {**_rate(len(ships), seconds), "blocks": len(blocks)}
+    return {**_rate(len(ships), seconds, timed_cpu_s=cpu), "blocks": len(blocks)}
 
 
 class _open_all:

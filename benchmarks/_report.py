@@ -52,8 +52,20 @@ def figures(phases: dict) -> dict:
         "peak_rss_mb": {k: p["rss_mb"]["peak"] for k, p in phases.items()},
         "rss_growth_half_to_full": _div(b["rss_mb"]["peak"], b_half["rss_mb"]["peak"]),
         "naive_vs_project_bytes_per_chip": _div(per_chip["naive"]["bytes"], per_chip["project"]["bytes"]),
+        "cpu_ms_per_chip": _cpu_per_chip(phases),
         "_half_chips": b_half["n_chips"], "_full_chips": b["n_chips"],
     }
+
+
+def _cpu_per_chip(phases: dict) -> dict | None:
+    """CPU ms per chip, client and the HTTP server's: (a)'s timed loop against (b-parts)' steps per
+    written chip. Unlike b/a, which divides two wall times, it does not move with what else runs."""
+    a, parts = phases["naive"], phases["project_parts"]
+    if a.get("timed_cpu_s") is None or not parts.get("cpu_ms_per_ok_chip") or not parts.get("n_ok"):
+        return None
+    naive = 1000 * (a["timed_cpu_s"] + a["server_cpu_s"]) / a["n_chips"]
+    project = sum(parts["cpu_ms_per_ok_chip"].values()) + 1000 * parts["server_cpu_s"] / parts["n_ok"]
+    return {"naive": naive, "project_parts": project, "ratio": naive / project}
 
 
 def targets(fig: dict) -> list[dict]:
@@ -99,6 +111,8 @@ def format_report(report: dict) -> str:
           f"{_f(p.get('server_cpu_s'), '{:.1f}'):>10}{_f(p.get('foreign_cpu_s'), '{:.1f}'):>12}")
     c, b = phases["decode_floor"], phases["project"]
     w("srv CPU = the HTTP server (in this process); other CPU = everything else on the machine during the phase")
+    w(f"page cache warmed before the phases in {s.get('page_cache_warm_s', 0):.1f} s; iowait / steal s: "
+      + ", ".join(f"{k} {phases[k].get('iowait_s', 0):.1f}/{phases[k].get('steal_s', 0):.1f}" for k, _ in ROWS))
     if report["settings"].get("repeat", 1) > 1:
         w("runs (s): " + "; ".join(f"{k} {phases[k]['all_seconds']}" for k, _ in ROWS))
     w()
@@ -117,9 +131,17 @@ def format_report(report: dict) -> str:
     w()
     w(f"ratios: b/a = {_f(fig['ratio_project_vs_naive'], '{:.2f}')} (chips/s/core), "
       f"b-read/c = {_f(fig['ratio_read_vs_floor'], '{:.3f}')} (≥ {1 / TARGET_FLOOR:.3f} is within 1.2× of the floor)")
+    cpu_chip = fig.get("cpu_ms_per_chip")
+    if cpu_chip:
+        w(f"by CPU (client + server, ms per chip): (a) {cpu_chip['naive']:.1f}, (b-parts) {cpu_chip['project_parts']:.1f}"
+          f" per written chip: {cpu_chip['ratio']:.2f}× (b/a above divides wall times, which move with the machine's load)")
     w(f"(c) decodes with GDAL, as the issue measured it; the chipper decodes with tifffile/imagecodecs: against "
       f"(c'), the same blocks through its own decoder, the read path is "
       f"{_f(fig['own_decoder_floor_vs_read_slowdown'], '{:.2f}')}× slower (fetching, assembly, radiometry, SCL)")
+    cpu = {k: phases[k].get("timed_cpu_s") for k in ("project_read", "decode_floor", "decode_floor_tifffile")}
+    if None not in cpu.values():  # steadier than the wall times on a shared machine
+        w(f"CPU s of the timed loops (all the phase's threads): (b-read) {cpu['project_read']:.2f} + the server's "
+          f"{phases['project_read']['server_cpu_s']:.2f}, (c) {cpu['decode_floor']:.2f}, (c') {cpu['decode_floor_tifffile']:.2f}")
     parts = phases.get("project_parts", {}).get("cpu_ms_per_ok_chip")
     if parts:
         total = sum(parts.values())

@@ -5,8 +5,9 @@
 
 1. A full-size Earth-Search-shaped Sentinel-2 L2A scene with `--chips` ships on shipping lanes is
    generated once into the cache dir (`_bench_scene.py`) and reused.
-2. It is served on 127.0.0.1 with range requests by the twin's STAC app behind a middleware counting
-   `.tif` requests and bytes (`_bench_server.py`).
+2. Its files are read once (every phase starts with them in the page cache), then served on 127.0.0.1
+   with range requests by the twin's STAC app behind a middleware counting `.tif` requests and bytes
+   (`_bench_server.py`).
 3. Each phase runs in a fresh interpreter (`_phases.py`): (a) a naive per-chip reader, (b) the
    project's `chipping.cut_partition` end to end on the first half and on all ships, (b-parts) a third
    of them in one process with each step's CPU time (read, masks, COG, masks file, quicklook, JSON:
@@ -67,6 +68,7 @@ def run(args: argparse.Namespace) -> dict:
     rng = np.random.default_rng([SEED, 3])
     every = list(range(n))
     naive_sample = sorted(int(i) for i in rng.choice(n, size=min(args.naive_chips, n), replace=False))
+    warm_s = warm_page_cache(scene.catalog_dir)
     with tempfile.TemporaryDirectory(prefix="bench-phases-") as work, CountingServer(scene.catalog_dir) as server:
         base = {"item": publish(scene.item, server.url), "ships_path": str(scene.root / "ships.json"),
                 "local_paths": {a: str(scene.local_path(a)) for a in scene.item["assets"]},
@@ -80,7 +82,7 @@ def run(args: argparse.Namespace) -> dict:
                   for key, phase, idx in plan}
         _account_bytes(phases, base["local_paths"])
         profile = _profiles(server, Path(work), base, every, cache_dir / f"profile-{scene.root.name}") if args.profile else None
-    return _assemble(args, scene, stack, phases, profile, cache_dir)
+    return _assemble(args, scene, stack, phases, profile, cache_dir, warm_s)
 
 
 def _profiles(server: CountingServer, work: Path, base: dict, every: list[int], stem: Path) -> str:
@@ -109,7 +111,7 @@ def run_phase(server: CountingServer, work: Path, key: str, phase: str, spec: di
     print(f"  phase {key}: {len(spec['indices'])} chips ...", file=sys.stderr, flush=True)
     os.sync()  # no write-back left over from the previous phase (the chipper fsyncs every file it writes)
     server.counter.reset()
-    cpu0, t0, busy0 = time.process_time(), time.perf_counter(), _machine_busy_s()
+    cpu0, t0, busy0, waits0 = time.process_time(), time.perf_counter(), _machine_busy_s(), _machine_waits_s()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.run([sys.executable, "-m", "benchmarks._phases", phase, str(spec_path), str(out_path)],
                           cwd=REPO, env=env, capture_output=True, text=True, check=False)
@@ -123,6 +125,8 @@ def run_phase(server: CountingServer, work: Path, key: str, phase: str, spec: di
     if busy0 is not None:  # CPU the rest of the machine used meanwhile: > 0 means the figures are disturbed
         ours = result["cpu_s"]["process"] + result["cpu_s"]["children"] + result["server_cpu_s"]
         result["foreign_cpu_s"] = round(max(_machine_busy_s() - busy0 - ours, 0.0), 2)
+        # CPUs idle waiting for the disk, and time the hypervisor gave our vCPUs to others
+        result["iowait_s"], result["steal_s"] = (round(b - a, 2) for a, b in zip(waits0, _machine_waits_s()))
     warnings = [line for line in proc.stderr.splitlines() if "WARNING" in line or "Error" in line]
     result["stderr_warnings"] = len(warnings)
     print(f"    {result['chips_per_s_per_core']:.2f} chips/s/core, {result['http']['requests']} requests, "
@@ -141,6 +145,29 @@ def _machine_busy_s() -> float | None:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+def _machine_waits_s() -> tuple[float, float]:
+    """(iowait, steal) CPU seconds of the whole machine since boot (/proc/stat), zeros off Linux."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    return fields[4] / tick, (fields[7] if len(fields) > 7 else 0) / tick
+
+
+def warm_page_cache(folder: Path) -> float:
+    """Read the served files once so no phase pays for their first read from disk: the first phase, (a),
+    otherwise did whenever the scene had sat unread (e.g. between runs; idle pages get reclaimed).
+    Returns the seconds it took."""
+    t0 = time.perf_counter()
+    for path in sorted(folder.rglob("*.tif")):
+        with open(path, "rb", buffering=0) as fh:
+            while fh.read(8 * 1024 * 1024):
+                pass
+    return time.perf_counter() - t0
+
+
 def _account_bytes(phases: dict, local_paths: dict) -> None:
     """Split the bytes (b) and (b-read) fetched by where they fell (see `_bytes.py`); drop the raw lists."""
     floor = phases["decode_floor"]
@@ -152,11 +179,11 @@ def _account_bytes(phases: dict, local_paths: dict) -> None:
             phase["http"]["breakdown"] = _bytes.breakdown(ranges, blocks, touched)
 
 
-def _assemble(args, scene, stack: str, phases: dict, profile: str | None, cache_dir: Path) -> dict:
+def _assemble(args, scene, stack: str, phases: dict, profile: str | None, cache_dir: Path, warm_s: float) -> dict:
     cog_bytes = sum(p.stat().st_size for p in scene.catalog_dir.rglob("*.tif"))
     report = {
         "scene": {"root": str(scene.root), "size_px": args.size, "n_ships": len(scene.ships),
-                  "generation_s": scene.generation_s, "generated_now": scene.generated_now,
+                  "generation_s": scene.generation_s, "generated_now": scene.generated_now, "page_cache_warm_s": warm_s,
                   "cog_mb": cog_bytes / _report.MB, "assets": sorted(scene.item["assets"])},
         "settings": {"chips": args.chips, "naive_chips": args.naive_chips, "workers": args.workers, "stack": stack,
                      "repeat": args.repeat,

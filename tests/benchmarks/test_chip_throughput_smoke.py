@@ -47,8 +47,13 @@ def test_every_figure_present(report):
         parts = report["phases"][key]["http"]["breakdown"]
         assert parts["touched_first"] > 0 and parts["total"] == report["phases"][key]["http"]["bytes"], key
     parts = report["phases"]["project_parts"]["cpu_ms_per_ok_chip"]
-    assert {"read", "masks", "cog", "masks_file", "quicklook", "json", "other"} <= set(parts)
-    assert all(parts[k] > 0 for k in ("read", "cog", "masks_file", "json")), parts
+    assert {"read", "read_threads", "masks", "cog", "masks_file", "quicklook", "json", "other"} <= set(parts)
+    assert all(parts[k] > 0 for k in ("read", "read_threads", "cog", "masks_file", "json")), parts
+    for key in ("naive", "project_read", "decode_floor", "decode_floor_tifffile"):  # CPU of the timed loops
+        assert report["phases"][key]["timed_cpu_s"] > 0, key
+    cpu = fig["cpu_ms_per_chip"]  # CPU per chip, client + server, for (a) and (b-parts)
+    assert cpu["naive"] > 0 and cpu["project_parts"] > 0 and cpu["ratio"] == cpu["naive"] / cpu["project_parts"]
+    assert all(report["phases"][k]["iowait_s"] >= 0 for k in PHASES)
     assert len(report["targets"]) == 5 and all(isinstance(t["pass"], bool) for t in report["targets"])
 
 

@@ -48,14 +48,26 @@ class BlockStore:
             self._unplanned.setdefault(block)  # `_plan` skips those already planned or loaded
 
     def read(self, window: PixelWindow) -> tuple[np.ndarray, bool]:
-        """The window's pixels (0 outside the raster) and whether it crossed the raster's edge."""
+        """The window's pixels (0 outside the raster) and whether it crossed the raster's edge. A window
+        inside one block (over half of them: 256 px windows in 1024 px tiles) is a read-only view of it."""
         row0, col0, height, width = window
+        inside = row0 >= 0 and col0 >= 0 and row0 + height <= self.height and col0 + width <= self.width
+        block = (row0 // self.block_h, col0 // self.block_w)
+        if inside and block == ((row0 + height - 1) // self.block_h, (col0 + width - 1) // self.block_w):
+            return self._view(block, row0, col0, height, width), False
         out = np.zeros((height, width), dtype=self.dtype)
         for block in self.blocks_of(window):
             self._copy_overlap(block, out, row0, col0)
             self._release(block)
-        inside = row0 >= 0 and col0 >= 0 and row0 + height <= self.height and col0 + width <= self.width
         return out, not inside
+
+    def _view(self, block: Block, row0: int, col0: int, height: int, width: int) -> np.ndarray:
+        """No copy: the view keeps the block's array alive after the store lets go of it."""
+        r0, c0 = row0 - block[0] * self.block_h, col0 - block[1] * self.block_w
+        view = self._block(block)[r0 : r0 + height, c0 : c0 + width]
+        view.flags.writeable = False  # the block is shared with the other windows still to be served
+        self._release(block)
+        return view
 
     def blocks_of(self, window: PixelWindow) -> Iterator[Block]:
         """Blocks of the raster a window overlaps (none for a window wholly outside)."""

@@ -1,9 +1,10 @@
 """Where a `blocks.BlockStore` gets its blocks: runs of adjacent internal tiles of one block row.
 
-- `TiffBlocks`: the tiles' compressed bytes are fetched by a few threads *ahead* of use, in the order
-  the store will need them (`schedule`), and decoded by the caller (tifffile + imagecodecs). Fetching
-  overlaps decoding, so the HTTP round trips (tens of ms each to S3) cost no wall time once the queue
-  is primed; the bytes in flight are bounded, so memory does not grow with the number of chips.
+- `TiffBlocks`: the tiles are fetched and decoded (tifffile + imagecodecs) by a few threads *ahead* of
+  use, in the order the store will need them (`schedule`). The HTTP round trips (tens of ms each to S3)
+  cost no wall time once the queue is primed, and decoding (libdeflate, which releases the GIL: most
+  of the read's CPU) runs beside the caller's own work instead of before it; the decoded bytes ahead
+  are bounded, so memory does not grow with the number of chips.
 - `GdalBlocks`: one GDAL windowed read per run (GDAL fetches, then decodes, serially) for anything
   `TiffBlocks` does not handle: other URL schemes (s3://, /vsi...), non-tiled or multi-sample TIFFs.
 """
@@ -21,7 +22,7 @@ from shipchips_core.chips.cog.tiff import Block, TiledTiff
 
 Run = tuple[int, int, int]  # (block row, first block column, last block column)
 
-AHEAD_BYTES = 16 * 1024 * 1024  # compressed bytes fetched ahead per asset (~3 runs of 1024² uint16 tiles)
+AHEAD_BYTES = 24 * 1024 * 1024  # decoded bytes ahead per asset: two full runs (see block_store.RUN_DECODED_BYTES)
 MERGE_GAP = 16 * 1024  # tiles closer than this in the file are fetched in one request (COGs: 8 bytes apart)
 
 
@@ -55,7 +56,7 @@ class GdalBlocks:
 
 
 class TiffBlocks:
-    """Runs of a `TiledTiff` whose bytes are fetched ahead on `executor` and decoded on `load`."""
+    """Runs of a `TiledTiff` fetched and decoded ahead on `executor`, handed out by `load`."""
 
     def __init__(self, tiff: TiledTiff, ranges: Ranges, executor: Executor, ahead_bytes: int = AHEAD_BYTES):
         self.tiff, self.ranges, self.executor, self.ahead_bytes = tiff, ranges, executor, ahead_bytes
@@ -72,13 +73,10 @@ class TiffBlocks:
 
     def load(self, run: Run) -> list[np.ndarray]:
         future = self._ahead.pop(run, None)
-        if future is None:
-            data = self._fetch(run)
-        else:
-            self._bytes_ahead -= self._compressed_bytes(run)
-            data = future.result()
+        if future is not None:
+            self._bytes_ahead -= self._decoded_bytes(run)
         self._top_up()
-        return [self.tiff.decode(block, tile) for block, tile in zip(run_blocks(run), data)]
+        return self._fetch_decoded(run) if future is None else future.result()
 
     def close(self) -> None:
         for future in self._ahead.values():
@@ -89,11 +87,14 @@ class TiffBlocks:
     def _top_up(self) -> None:
         while self._queue and (not self._ahead or self._bytes_ahead < self.ahead_bytes):
             run = self._queue.popleft()
-            self._ahead[run] = self.executor.submit(self._fetch, run)
-            self._bytes_ahead += self._compressed_bytes(run)
+            self._ahead[run] = self.executor.submit(self._fetch_decoded, run)
+            self._bytes_ahead += self._decoded_bytes(run)
 
-    def _compressed_bytes(self, run: Run) -> int:
-        return sum(stop - start for start, stop in map(self.tiff.byte_range, run_blocks(run)))
+    def _decoded_bytes(self, run: Run) -> int:
+        return (run[2] - run[1] + 1) * self.block_h * self.block_w * self.dtype.itemsize
+
+    def _fetch_decoded(self, run: Run) -> list[np.ndarray]:
+        return [self.tiff.decode(block, tile) for block, tile in zip(run_blocks(run), self._fetch(run))]
 
     def _fetch(self, run: Run) -> list[bytes]:
         """The run's tiles' bytes, tiles stored (nearly) back to back fetched in one request."""

@@ -91,3 +91,20 @@ def test_an_unannounced_window_is_read_and_nothing_is_kept(raster, open_store):
     out, _ = store.read((300, 300, 50, 50))
     assert store.loaded == {}
     np.testing.assert_array_equal(out, dn[300:350, 300:350])
+
+
+def test_a_window_inside_one_block_is_a_read_only_view_that_outlives_the_block(raster, open_store):
+    path, dn = raster
+    store = open_store(path)
+    inside, across = (300, 270, 100, 100), (200, 230, 128, 128)  # block (1, 1) alone; four blocks
+    for w in (inside, across):
+        store.expect(w)
+    view, padded = store.read(inside)
+    assert not padded and view.base is not None and not view.flags.writeable
+    with pytest.raises(ValueError):
+        view[0, 0] = 0  # the block is shared with `across`, still to be served
+    copy, _ = store.read(across)
+    assert copy.flags.writeable and copy.flags.owndata
+    assert store.loaded == {}  # every block freed; the view still holds its pixels
+    np.testing.assert_array_equal(view, _expected(dn, *inside))
+    np.testing.assert_array_equal(copy, _expected(dn, *across))

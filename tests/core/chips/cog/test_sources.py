@@ -1,10 +1,11 @@
-"""Tiles decoded from their own bytes equal GDAL's pixels; runs are fetched ahead, once, in order,
-within the byte budget; files the tile reader cannot take fall back to GDAL."""
+"""Tiles decoded from their own bytes equal GDAL's pixels; runs are fetched and decoded ahead on the
+fetch threads, once, in order, within the byte budget; files the tile reader cannot take fall back to GDAL."""
 
 import contextlib
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -89,6 +90,26 @@ def test_runs_are_fetched_ahead_once_each_in_order_within_the_budget(tmp_path):
     assert [stop - start for start, stop in counting.fetched] == run_bytes
     assert [start for start, _ in counting.fetched] == [tiff.byte_range((row, first))[0] for row, first, _ in runs]
     inner.close()
+
+
+def test_scheduled_runs_are_decoded_on_the_fetch_threads_to_the_rasters_pixels(tmp_path):
+    dn = _dn()
+    path = _write(tmp_path / "cog.tif", dn, **TILED, compress="DEFLATE", predictor=2)
+    byte_ranges = ranges.open_ranges(str(path))
+    tiff = TiledTiff(byte_ranges)
+    decoded_on, decode = [], tiff.decode
+    tiff.decode = lambda block, data: decoded_on.append(threading.current_thread().name) or decode(block, data)
+    runs = [(0, 0, 2), (2, 0, 2)]
+    with ThreadPoolExecutor(2, thread_name_prefix="fetch") as executor:
+        source = TiffBlocks(tiff, byte_ranges, executor)
+        source.schedule(runs)
+        loaded = [source.load(run) for run in runs]
+        source.load((1, 1, 1))  # not scheduled: fetched and decoded by the caller
+    assert len(decoded_on) == 7 and all(name.startswith("fetch") for name in decoded_on[:6])
+    assert decoded_on[6:] == [threading.current_thread().name]
+    np.testing.assert_array_equal(np.hstack(loaded[0]), dn[:BLOCK])
+    np.testing.assert_array_equal(np.hstack(loaded[1]), dn[2 * BLOCK :])
+    byte_ranges.close()
 
 
 def test_spans_merge_near_ranges_and_skip_empty_ones():
