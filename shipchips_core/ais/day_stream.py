@@ -44,8 +44,10 @@ WORKERS = 2  # threads cleaning and validating runs, besides the one encoding pa
 _REPEATING = ("mmsi", "nav_status", "msg_type", "ais_class", "source", *day_rules.VESSEL_COLUMNS)
 # the runs' text comes dictionary-encoded (day_rules.CODED_SCHEMA); the file stores it as plain text, as
 # readers expect: without the Arrow schema in the file, parquet's own types are read (UTC times included)
+# statistics on the sort keys only, what readers prune row groups by (mmsi, then time; the rest spans
+# the globe in every row group): the others cost ~0.3 CPU s a world day and pruned nothing
 PARQUET_OPTIONS = {"compression": "zstd", "use_dictionary": [n for n in SNAPSHOT_SCHEMA.names if n in _REPEATING],
-                   "store_schema": False}
+                   "write_statistics": ["mmsi", "time_utc"], "store_schema": False}
 STAGE_ROWS = 1 << 19  # rows of a staged chunk (sorted by MMSI): ~50 MB; fewer chunks, fewer pieces per run
 
 

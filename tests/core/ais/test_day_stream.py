@@ -182,6 +182,23 @@ def test_the_whole_table_rule_is_checked_in_sql(tmp_path):
         day_stream.check_whole_table(tmp_path / "twice.parquet", tmp_path / "twice.parquet")
 
 
+def test_the_stored_day_keeps_the_statistics_readers_prune_by(tmp_path, monkeypatch):
+    """Row groups carry min/max of the sort keys (mmsi, time_utc) and of nothing else."""
+    monkeypatch.setattr(day_stream, "ROW_GROUP_ROWS", 100)
+    location, fmt, day, areas = archive_cases(tmp_path)[2]
+    out = tmp_path / "day.parquet"
+    archives.stream_archive(location, fmt, day, areas, out)
+    md = pq.ParquetFile(out).metadata
+    names = [md.schema.column(i).name for i in range(md.num_columns)]
+    assert md.num_row_groups > 3
+    for g in range(md.num_row_groups):
+        stats = {n: md.row_group(g).column(i).statistics for i, n in enumerate(names)}
+        assert {n for n, st in stats.items() if st is not None and st.has_min_max} == {"mmsi", "time_utc"}
+        assert stats["mmsi"].min <= stats["mmsi"].max < 10**9
+    mins = [md.row_group(g).column(0).statistics.min for g in range(md.num_row_groups)]
+    assert mins == sorted(mins)
+
+
 def test_validate_file_rechecks_a_stored_day(tmp_path):
     location, fmt, day, areas = archive_cases(tmp_path)[1]
     out = tmp_path / "day.parquet"
