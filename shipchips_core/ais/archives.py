@@ -3,8 +3,8 @@
 A day covered by an `ais.archives` entry is read from that entry's daily file; every other day from
 the collector's landing files (`landing_day.stream_landing_day`). Archive files are paths or http(s) URLs:
 `.csv`, `.zip` holding one CSV, `.csv.zst` / `.csv.gz`. They are streamed, never loaded whole:
-pyarrow's CSV reader parses BLOCK_BYTES at a time (a `.zip` member and a `.zst` decompress on the
-fly), the row rules drop and count most of a day right away, and only the kept rows are converted
+BLOCK_BYTES of text are parsed at a time (a `.zip` member and a `.zst` decompress on the fly; a
+local `.csv` is read in byte ranges at once), the row rules drop and count most of a day right away, and only the kept rows are converted
 and held. A `.zip` URL is downloaded to a temporary file first: a zip's index sits at its end.
 """
 
@@ -34,8 +34,7 @@ from shipchips_core.dataset import paths
 from shipchips_core.dataset.storage import LocalStorage
 
 LAYOUTS = {"noaa": noaa.LAYOUTS, "dma": dma.LAYOUTS}
-# ~40 k rows a batch. A streaming CSV reader holds up to ~35 blocks' worth of buffers (measured: ~145 MB at
-# 4 MB, ~290 MB at 8 MB); with PARTS readers at once 8 MB blocks took a world day past 1 GB, for no less CPU
+# ~40 k rows a block; a part holds one block's text and its batch (see `_batches`)
 BLOCK_BYTES = 4 << 20
 PARTS = 2  # byte ranges of a local CSV parsed at once, one thread each (the machine's cores)
 PART_MIN_BYTES = 4 * BLOCK_BYTES  # smaller files are read as one part
@@ -111,11 +110,8 @@ def _read_part(src: str, part: tuple[int, int | None], index: int, layout: Layou
                sink: day_stream.PositionSink) -> tuple[list[pa.Table], int, dict]:
     """One part's (static versions, rows read, row-rule counts); its kept positions go to `sink`."""
     statics, rows_read, counts = [], 0, dict.fromkeys(clean.ROW_REASONS, 0)
-    # every part is read with the header's names (only the first holds the header line, skipped)
-    read = pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=False, column_names=_header(src),
-                             skip_rows=1 if part[0] == 0 else 0)
     with _open_part(src, part) as stream:
-        for batch in pacsv.open_csv(stream, read_options=read, convert_options=layout.convert_options()):
+        for batch in _batches(stream, layout, _header(src), skip_header=part[0] == 0):
             n, block_counts, positions, versions = _convert(batch, layout, rows)
             rows_read += n
             for reason, hits in block_counts.items():
@@ -127,6 +123,32 @@ def _read_part(src: str, part: tuple[int, int | None], index: int, layout: Layou
                 statics = [_static_versions(statics)]
     sink.flush(index)
     return statics, rows_read, counts
+
+
+def _batches(stream: pa.NativeFile, layout: Layout, header: list[str], skip_header: bool) -> Iterator[pa.RecordBatch]:
+    """The stream's rows, BLOCK_BYTES of text at a time, each block parsed on its own with the header's
+    names (every column's type is given, so every block reads alike). Not pyarrow's streaming reader:
+    that one reads 32 blocks ahead on a thread of its own (~35 blocks held: ~145 MB a reader at 4 MB)."""
+    for i, block in enumerate(_line_blocks(stream)):
+        read = pacsv.ReadOptions(block_size=block.size + 1, use_threads=False, column_names=header,
+                                 skip_rows=1 if skip_header and i == 0 else 0)
+        table = pacsv.read_csv(pa.BufferReader(block), read_options=read, convert_options=layout.convert_options())
+        if table.num_rows:
+            yield table.combine_chunks().to_batches()[0]
+
+
+def _line_blocks(stream: pa.NativeFile) -> Iterator[pa.Buffer]:
+    """The stream's bytes in blocks of about BLOCK_BYTES that end at a line end (a row never spans two;
+    the CSV is read without newlines inside values), the last as it ends."""
+    rest = b""
+    while data := stream.read(BLOCK_BYTES):
+        text = rest + data if rest else data
+        cut = text.rfind(b"\n") + 1
+        if cut:
+            yield pa.py_buffer(text).slice(0, cut)
+        rest = text[cut:]
+    if rest.strip():
+        yield pa.py_buffer(rest)
 
 
 def _parts(src: str) -> list[tuple[int, int | None]]:
