@@ -4,8 +4,9 @@ A day covered by an `ais.archives` entry is read from that entry's daily file; e
 the collector's landing files (`landing_day.stream_landing_day`). Archive files are paths or http(s) URLs:
 `.csv`, `.zip` holding one CSV, `.csv.zst` / `.csv.gz`. They are streamed, never loaded whole:
 BLOCK_BYTES of text are parsed at a time (a `.zip` member and a `.zst` decompress on the fly; a
-local `.csv` is read in byte ranges at once), the row rules drop and count most of a day right away, and only the kept rows are converted
-and held. A `.zip` URL is downloaded to a temporary file first: a zip's index sits at its end.
+local `.csv` is read in byte ranges at once), the row rules drop and count most of a day right
+away, and only the kept rows are converted and held. A `.zip` URL is downloaded to a temporary
+file first: a zip's index sits at its end.
 """
 
 from __future__ import annotations
