@@ -8,10 +8,14 @@ cumulative counts then cut the MMSI range into buckets of about `rows` rows of w
 vessel's day is never split); a bucket is gathered from the batches of every chunk that overlap its
 range, in file order, so each MMSI's rows come in read order. One write and about one read of the
 kept rows, no merge; memory: one chunk while staging, one bucket while finishing.
+
+A source read in parts at once (an archive file's byte ranges, on threads of their own) adds each
+chunk with its `part`: a bucket then gathers its pieces in (part, file) order, which is read order.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,20 +72,26 @@ class Stage:
         self._writer = pa.ipc.new_file(self._file, self._stored)
         self._first: list[int] = []
         self._last: list[int] = []
+        self._part: list[int] = []
+        self._lock = threading.Lock()  # parts add from threads of their own: the sort runs outside it
 
-    def add(self, chunk: pa.Table) -> None:
-        """A chunk of rows in read order; staged sorted by MMSI (stable)."""
-        chunk = pa.table([_codes(chunk.column(n), self._vocab[n]) if n in self._vocab else chunk.column(n)
-                          for n in self.schema.names], schema=self._stored)
+    def add(self, chunk: pa.Table, part: int = 0) -> None:
+        """A chunk of rows in read order (of its `part`); staged sorted by MMSI (stable)."""
+        with self._lock:
+            columns = [_codes(chunk.column(n), self._vocab[n]) if n in self._vocab else chunk.column(n)
+                       for n in self.schema.names]
+        chunk = pa.table(columns, schema=self._stored)
         mmsi = chunk.column("mmsi").to_numpy()
         order = _stable_order(mmsi)
         mmsi, chunk = mmsi[order], chunk.take(pa.array(order)).combine_chunks()
-        self.histogram.add_sorted(mmsi)
-        for start in range(0, len(mmsi), BATCH_ROWS):
-            stop = min(start + BATCH_ROWS, len(mmsi))
-            self._writer.write_batch(chunk.slice(start, stop - start).to_batches()[0])
-            self._first.append(int(mmsi[start]))
-            self._last.append(int(mmsi[stop - 1]))
+        with self._lock:
+            self.histogram.add_sorted(mmsi)
+            for start in range(0, len(mmsi), BATCH_ROWS):
+                stop = min(start + BATCH_ROWS, len(mmsi))
+                self._writer.write_batch(chunk.slice(start, stop - start).to_batches()[0])
+                self._first.append(int(mmsi[start]))
+                self._last.append(int(mmsi[stop - 1]))
+                self._part.append(part)
 
     def close(self) -> None:
         if not self._file.closed:
@@ -95,11 +105,13 @@ class Stage:
         starts = self.histogram.bucket_starts(rows)
         ends = np.r_[starts[1:], np.iinfo(np.int64).max]
         first, last = np.asarray(self._first, np.int64), np.asarray(self._last, np.int64)
+        part = np.asarray(self._part, np.int64)
         try:
             with pa.OSFile(str(self.path)) as f:
                 reader = pa.ipc.open_file(f)
                 for lo, hi in zip(starts, ends):
                     overlap = np.flatnonzero((first < hi) & (last >= lo))  # in file order
+                    overlap = overlap[np.argsort(part[overlap], kind="stable")]  # in read order
                     pieces = [_within(reader.get_batch(int(i)), lo, hi) for i in overlap]
                     yield self._decoded(pa.Table.from_batches(pieces, self._stored).combine_chunks())
         finally:

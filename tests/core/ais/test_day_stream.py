@@ -84,6 +84,31 @@ def test_streamed_archives_equal_the_frame_based_cleaning(tmp_path, run_rows):
     assert glitchy["duplicate"] > 5 and glitchy["impossible_jump"] > 10 and glitchy["positions_kept"] > 800
 
 
+@pytest.mark.parametrize("parts", [2, 3, 5])
+def test_a_file_read_in_parts_at_once_equals_the_frame_based_cleaning(tmp_path, monkeypatch, parts):
+    """Parts parsed on threads of their own, cut at line ends, each in many blocks and staged chunks:
+    the same rows, values, counts and latest static data as one serial read (conflicting repeats of an
+    (mmsi, time) keep the first read, so the stage must give each MMSI's rows back in read order)."""
+    monkeypatch.setattr(archives, "PARTS", parts)
+    monkeypatch.setattr(archives, "PART_MIN_BYTES", 0)
+    monkeypatch.setattr(archives, "BLOCK_BYTES", 16 << 10)
+    monkeypatch.setattr(archives, "REGROUP_BLOCKS", 2)
+    monkeypatch.setattr(day_stream, "STAGE_ROWS", 300)
+    monkeypatch.setattr(day_stream, "RUN_ROWS", 400)
+    path = tmp_path / "AIS_2022_06_20.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + noaa_text(random_noaa_rows(6000, seed=11)).replace("\n", "\r\n").encode())
+    cut = archives._parts(str(path))
+    assert len(cut) == parts and cut[0][0] == 0 and cut[-1][1] is None
+    assert all(path.read_bytes()[start - 1:start] == b"\n" for start, _ in cut[1:])
+    for areas in ([GALVESTON], [(-180, -90, 180, 90)]):
+        streamed = archives.read_archive(str(path), "noaa", DAY, areas)
+        monkeypatch.setattr(archives, "PARTS", 1)
+        assert_same_day(streamed, frame_oracle.read_archive(str(path), "noaa", DAY, areas))
+        assert_same_day(streamed, archives.read_archive(str(path), "noaa", DAY, areas))
+        monkeypatch.setattr(archives, "PARTS", parts)
+    assert streamed[1]["rows_read"] == 6000 and streamed[1]["duplicate"] > 50
+
+
 def landing_day(storage: LocalStorage, seed: int = 3) -> None:
     """Three landing files: two class A ships and a class B one, out of order across files, static data
     changing during the day (a renamed ship, class B halves apart), duplicates and a glitch."""
@@ -155,6 +180,23 @@ def test_the_whole_table_rule_is_checked_in_sql(tmp_path):
     pq.write_table(pa.table({"mmsi": [SHIP_A, SHIP_A], "time_utc": t}), tmp_path / "twice.parquet")
     with pytest.raises(day_stream.SnapshotRefused, match="1 rows repeat an"):
         day_stream.check_whole_table(tmp_path / "twice.parquet", tmp_path / "twice.parquet")
+
+
+def test_the_stored_day_keeps_the_statistics_readers_prune_by(tmp_path, monkeypatch):
+    """Row groups carry min/max of the sort keys (mmsi, time_utc) and of nothing else."""
+    monkeypatch.setattr(day_stream, "ROW_GROUP_ROWS", 100)
+    location, fmt, day, areas = archive_cases(tmp_path)[2]
+    out = tmp_path / "day.parquet"
+    archives.stream_archive(location, fmt, day, areas, out)
+    md = pq.ParquetFile(out).metadata
+    names = [md.schema.column(i).name for i in range(md.num_columns)]
+    assert md.num_row_groups > 3
+    for g in range(md.num_row_groups):
+        stats = {n: md.row_group(g).column(i).statistics for i, n in enumerate(names)}
+        assert {n for n, st in stats.items() if st is not None and st.has_min_max} == {"mmsi", "time_utc"}
+        assert stats["mmsi"].min <= stats["mmsi"].max < 10**9
+    mins = [md.row_group(g).column(0).statistics.min for g in range(md.num_row_groups)]
+    assert mins == sorted(mins)
 
 
 def test_validate_file_rechecks_a_stored_day(tmp_path):
