@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import _bytes, _report
+from benchmarks import _bytes, _page_cache, _report
 from benchmarks._bench_scene import SEED, ensure_scene
 from benchmarks._bench_server import CountingServer
 from shipchips_twin.stac_server import publish
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> dict:
     rng = np.random.default_rng([SEED, 3])
     every = list(range(n))
     naive_sample = sorted(int(i) for i in rng.choice(n, size=min(args.naive_chips, n), replace=False))
-    warm_s = warm_page_cache(scene.catalog_dir)
+    warm_s = _page_cache.warm(sorted(scene.catalog_dir.rglob("*.tif")))
     with tempfile.TemporaryDirectory(prefix="bench-phases-") as work, CountingServer(scene.catalog_dir) as server:
         base = {"item": publish(scene.item, server.url), "ships_path": str(scene.root / "ships.json"),
                 "local_paths": {a: str(scene.local_path(a)) for a in scene.item["assets"]},
@@ -111,7 +111,7 @@ def run_phase(server: CountingServer, work: Path, key: str, phase: str, spec: di
     print(f"  phase {key}: {len(spec['indices'])} chips ...", file=sys.stderr, flush=True)
     os.sync()  # no write-back left over from the previous phase (the chipper fsyncs every file it writes)
     server.counter.reset()
-    cpu0, t0, busy0, waits0 = time.process_time(), time.perf_counter(), _machine_busy_s(), _machine_waits_s()
+    cpu0, t0, busy0, waits0 = time.process_time(), time.perf_counter(), _machine_busy_s(), _page_cache.machine_waits_s()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.run([sys.executable, "-m", "benchmarks._phases", phase, str(spec_path), str(out_path)],
                           cwd=REPO, env=env, capture_output=True, text=True, check=False)
@@ -126,7 +126,7 @@ def run_phase(server: CountingServer, work: Path, key: str, phase: str, spec: di
         ours = result["cpu_s"]["process"] + result["cpu_s"]["children"] + result["server_cpu_s"]
         result["foreign_cpu_s"] = round(max(_machine_busy_s() - busy0 - ours, 0.0), 2)
         # CPUs idle waiting for the disk, and time the hypervisor gave our vCPUs to others
-        result["iowait_s"], result["steal_s"] = (round(b - a, 2) for a, b in zip(waits0, _machine_waits_s()))
+        result["iowait_s"], result["steal_s"] = (round(b - a, 2) for a, b in zip(waits0, _page_cache.machine_waits_s()))
     warnings = [line for line in proc.stderr.splitlines() if "WARNING" in line or "Error" in line]
     result["stderr_warnings"] = len(warnings)
     print(f"    {result['chips_per_s_per_core']:.2f} chips/s/core, {result['http']['requests']} requests, "
@@ -143,29 +143,6 @@ def _machine_busy_s() -> float | None:
         return None
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def _machine_waits_s() -> tuple[float, float]:
-    """(iowait, steal) CPU seconds of the whole machine since boot (/proc/stat), zeros off Linux."""
-    try:
-        with open("/proc/stat") as fh:
-            fields = [int(v) for v in fh.readline().split()[1:]]
-    except (OSError, ValueError):
-        return 0.0, 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    return fields[4] / tick, (fields[7] if len(fields) > 7 else 0) / tick
-
-
-def warm_page_cache(folder: Path) -> float:
-    """Read the served files once so no phase pays for their first read from disk: the first phase, (a),
-    otherwise did whenever the scene had sat unread (e.g. between runs; idle pages get reclaimed).
-    Returns the seconds it took."""
-    t0 = time.perf_counter()
-    for path in sorted(folder.rglob("*.tif")):
-        with open(path, "rb", buffering=0) as fh:
-            while fh.read(8 * 1024 * 1024):
-                pass
-    return time.perf_counter() - t0
 
 
 def _account_bytes(phases: dict, local_paths: dict) -> None:
