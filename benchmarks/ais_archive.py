@@ -247,11 +247,11 @@ def _checks(results: dict) -> list[tuple[str, bool]]:
         ours = results["world"]
         for name in ANCHORS:
             if name in results:
-                r = results[name]
-                out.append((f"every row kept: project ahead of {PHASES[name][0].split(': ')[1].split(',')[0]} "
-                            f"({ours['seconds']:.1f} s vs {r['seconds']:.1f} s, {ours['peak_rss_mb']:,.0f} MB vs "
-                            f"{r['peak_rss_mb']:,.0f} MB)",
-                            ours["seconds"] < r["seconds"] and ours["peak_rss_mb"] < r["peak_rss_mb"]))
+                r, anchor = results[name], PHASES[name][0].split(": ")[1].split(",")[0]
+                out.append((f"every row kept: project ahead of {anchor} in time ({ours['seconds']:.1f} s vs "
+                            f"{r['seconds']:.1f} s)", ours["seconds"] < r["seconds"]))
+                out.append((f"every row kept: project ahead of {anchor} in peak RSS ({ours['peak_rss_mb']:,.0f} MB vs "
+                            f"{r['peak_rss_mb']:,.0f} MB)", ours["peak_rss_mb"] < r["peak_rss_mb"]))
     return out
 
 
