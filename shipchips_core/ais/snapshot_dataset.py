@@ -54,7 +54,7 @@ class AisDataset:
     @classmethod
     def of_stored(cls, storage, rel: str) -> "AisDataset":
         """The handle on a stored partition: the file itself on a local root, else a local copy of the
-        object (kept for this process: downstream stages read it lazily, more than once)."""
+        object, kept as long as the handle (downstream stages read it lazily, more than once)."""
         if not is_remote(storage):
             return cls(storage.path(rel))
         ds = cls._in_own_folder(rel.rsplit("/", 1)[-1])

@@ -182,6 +182,8 @@ def writer_alive(pid: int) -> bool:
     except PermissionError:
         return True  # another user's live process
     return True
+
+
 _COUNTER = itertools.count()
 
 
