@@ -91,17 +91,26 @@ def project(spec: dict) -> dict:
     ships = _ships(spec)
     candidates, ais = inputs.candidates_frame(ships, scenes), inputs.ais_frame(ships, scenes)
     day = scenes.loc[0, "datetime"].date()
-    with tempfile.TemporaryDirectory(prefix="chips-", dir=spec.get("tmp_dir")) as root:
-        job = chipping.ChipJob(storage=LocalStorage(root), day=day, cfg=cfg)
-        t0 = time.perf_counter()
-        chips, _ = chipping.cut_partition(job, candidates, scenes, ais)
-        seconds = time.perf_counter() - t0
-        written = sum(p.stat().st_size for p in Path(root).rglob("*") if p.is_file())
+    root = _output_folder(spec, "chips-")
+    job = chipping.ChipJob(storage=LocalStorage(root), day=day, cfg=cfg)
+    t0 = time.perf_counter()
+    chips, _ = chipping.cut_partition(job, candidates, scenes, ais)
+    seconds = time.perf_counter() - t0
+    written = sum(p.stat().st_size for p in Path(root).rglob("*") if p.is_file())
     workers = _workers_used(chipping, job, len(candidates))
     reasons = Counter(f"{s}: {r}" for s, r in zip(chips["status"], chips["reason"]) if r)
     return {**_rate(len(candidates), seconds, workers), "workers": workers,
             "statuses": dict(Counter(chips["status"])), "reasons": dict(reasons.most_common(8)),
             "bytes_written": written}
+
+
+def _output_folder(spec: dict, prefix: str) -> str:
+    """A new folder for this phase's files, left in place: the benchmark removes every phase's output
+    once all phases are done. Deleting thousands of files between phases made the next phase's file
+    creation slow on this VM: its ext4 has no journal, and without one the kernel skips, one by one,
+    every inode freed in the last minute (up to six when unflushed) before it reuses one
+    (fs/ext4/ialloc.c, recently_deleted), 15 µs to 1 ms a file depending on what was just deleted."""
+    return tempfile.mkdtemp(prefix=prefix, dir=spec.get("out_root") or spec.get("tmp_dir"))
 
 
 def _config(cfg, spec: dict):
@@ -160,7 +169,7 @@ def project_parts(spec: dict) -> dict:
     restore.append((chipping, "cut_partition", chipping.cut_partition))
     chipping.cut_partition = _timed(chipping.cut_partition, "total", whole, whole_user := Counter())
     chipping.cut_partition = _process_timed(chipping.cut_partition, whole)  # + the fetch threads' CPU
-    create_us = _file_create_us(spec.get("tmp_dir"))
+    create_us = _file_create_us(_output_folder(spec, "create-probe-"))
     try:
         result = project({**spec, "workers": 1})
         total = whole["total"]
@@ -180,16 +189,15 @@ def project_parts(spec: dict) -> dict:
             "chipper": getattr(chipping, "__file__", None), "file_create_cpu_us": create_us}
 
 
-def _file_create_us(folder: str | None, n: int = 200) -> float:
-    """CPU µs this thread spends creating an empty file where (b) writes (a chip is 5 files, each
-    created once). On a shared VM this kernel time swung from 15 µs to 1 ms a file between runs,
-    moving every write step's figure with it: the split is read next to it."""
-    with tempfile.TemporaryDirectory(prefix="create-probe-", dir=folder) as root:
-        t0 = time.thread_time()
-        for i in range(n):
-            with open(Path(root) / f"f{i}", "wb"):
-                pass
-        return 1e6 * (time.thread_time() - t0) / n
+def _file_create_us(folder: str, n: int = 200) -> float:
+    """CPU µs this thread spends creating an empty file where (b) writes (a chip is 5 files and up to
+    4 folders, each created once). This kernel time moves every write step's figure (see
+    `_output_folder`): the split is read next to it. The files stay, so (b) does not pay for them."""
+    t0 = time.thread_time()
+    for i in range(n):
+        with open(Path(folder) / f"f{i}", "wb"):
+            pass
+    return 1e6 * (time.thread_time() - t0) / n
 
 
 def _timed(fn, part: str, spent: Counter, user: Counter):

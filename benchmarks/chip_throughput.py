@@ -69,11 +69,17 @@ def run(args: argparse.Namespace) -> dict:
     every = list(range(n))
     naive_sample = sorted(int(i) for i in rng.choice(n, size=min(args.naive_chips, n), replace=False))
     warm_s = _page_cache.warm(sorted(scene.catalog_dir.rglob("*.tif")))
-    with tempfile.TemporaryDirectory(prefix="bench-phases-") as work, CountingServer(scene.catalog_dir) as server:
+    out_dir = Path(args.out_dir or cache_dir).expanduser()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # every phase's chips stay until all phases are done: deleting them between phases slows the next
+    # phase's file creation on a journal-less ext4 (see `_phases._output_folder`)
+    with tempfile.TemporaryDirectory(prefix="bench-phases-") as work, \
+            tempfile.TemporaryDirectory(prefix="bench-outputs-", dir=out_dir) as outputs, \
+            CountingServer(scene.catalog_dir) as server:
         base = {"item": publish(scene.item, server.url), "ships_path": str(scene.root / "ships.json"),
                 "local_paths": {a: str(scene.local_path(a)) for a in scene.item["assets"]},
                 "stack": stack, "size": CHIP_SIZE, "workers": args.workers,
-                "tmp_dir": str(Path(args.out_dir or cache_dir).expanduser())}
+                "tmp_dir": str(out_dir), "out_root": outputs}
         plan = [("naive", "naive", naive_sample), ("project_half", "project", every[: n // 2]),
                 ("project_parts", "project_parts", every[: max(n // 3, 1)]),
                 ("project", "project", every), ("project_read", "project_read", every),
