@@ -48,8 +48,9 @@ class Masks:
         interleaved (H, W, 5) buffer: the layout its tiles are compressed in, filled in one pass."""
         h, w = self.valid.shape
         pixels = np.empty((h, w, len(MASK_NAMES) + 1), dtype=np.uint8)
-        for k, mask in enumerate((self.cloud, self.land, self.water, self.valid, scl)):
-            pixels[..., k] = mask
+        for k, mask in enumerate((self.cloud, self.land, self.water, self.valid)):
+            pixels[..., k] = mask.view(np.uint8)  # a bool is the byte 0 or 1: a copy, no conversion
+        pixels[..., len(MASK_NAMES)] = scl
         return pixels.transpose(2, 0, 1)
 
     def fractions(self, centre_px: int) -> dict[str, float]:
@@ -63,15 +64,20 @@ class Masks:
         out = {}
         for prefix, window in (("", (slice(None), slice(None))), ("centre_", centre)):
             valid = self.valid[window]
-            n_valid = int(valid.sum())
+            n_valid = _count(valid)
             out[f"{prefix}nodata_fraction"] = 1.0 - n_valid / valid.size
             for name, mask in (("cloud", self.cloud), ("land", self.land), ("water", self.water)):
-                out[f"{prefix}{name}_fraction"] = float(mask[window].sum() / n_valid) if n_valid else float("nan")
+                out[f"{prefix}{name}_fraction"] = _count(mask[window]) / n_valid if n_valid else float("nan")
         out["valid_fraction"] = 1.0 - out["nodata_fraction"]
         if self.corrupt is not None:
-            n_valid = int(self.valid.sum())
-            out["corrupt_fraction"] = float(self.corrupt.sum() / n_valid) if n_valid else float("nan")
+            n_valid = _count(self.valid)
+            out["corrupt_fraction"] = _count(self.corrupt) / n_valid if n_valid else float("nan")
         return out
+
+
+def _count(mask: np.ndarray) -> int:
+    """True pixels: ~8x cheaper than a bool array's sum(), which adds them up as integers."""
+    return int(np.count_nonzero(mask))
 
 
 def ndwi(green: np.ndarray, nir: np.ndarray) -> np.ndarray:
