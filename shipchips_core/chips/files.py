@@ -103,8 +103,11 @@ def quicklook_rgb(chip: ChipArrays) -> np.ndarray:
         return out
     # the stretch limits from every other row and column: a quarter of the work, the same picture
     sub = valid[::2, ::2]
-    sample = np.concatenate([refl[i, ::2, ::2][sub] for i in idx]) if sub.any() else refl[idx][:, valid]
-    lo, hi = np.percentile(sample, [2, 98])
+    if sub.all():  # the usual chip: no mask to apply
+        sample = np.stack([refl[i, ::2, ::2] for i in idx]).ravel()
+    else:
+        sample = np.concatenate([refl[i, ::2, ::2][sub] for i in idx]) if sub.any() else refl[idx][:, valid]
+    lo, hi = percentiles(sample, (2, 98))
     scale = np.float32(255.0 / max(hi - lo, 1e-6))
     all_valid = bool(valid.all())
     plane = np.empty(valid.shape, dtype=np.float32)
@@ -116,6 +119,24 @@ def quicklook_rgb(chip: ChipArrays) -> np.ndarray:
             np.copyto(plane, 0, where=~valid)
         out[..., k] = plane  # truncated to uint8
     return out
+
+
+def percentiles(values: np.ndarray, qs: tuple[float, ...]) -> tuple[float, ...]:
+    """`np.percentile(values, qs)` (linear method) of a 1-D array without NaN, the same numbers ~5x
+    faster: numpy also partitions for the minimum and the maximum (to interpolate at the ends and to
+    find NaN), and the minimum's pass costs more than the rest (measured on 49k values)."""
+    n = values.size
+    if n < 2:
+        return tuple(float(v) for v in np.percentile(values, qs))
+    virtual = (n - 1) * (np.asarray(qs, dtype=np.float64) / 100)  # numpy's virtual index for "linear"
+    below = np.minimum(np.floor(virtual), n - 1).astype(np.intp)
+    above = np.minimum(below + 1, n - 1)
+    ordered = np.partition(values, np.unique(np.concatenate([below, above])))
+    a, b, t = ordered[below], ordered[above], virtual - below
+    # numpy's _lerp: from the nearer end, so both ends come out exact
+    diff = b - a
+    out = np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
+    return tuple(float(v) for v in out)
 
 
 # orjson: what `json.dumps(doc, indent=2, sort_keys=True) + "\n"` writes (json's indenting encoder is

@@ -9,7 +9,7 @@ from PIL import Image
 from rasterio.crs import CRS
 
 from shipchips_core.chips.arrays import ChipArrays
-from shipchips_core.chips.files import quicklook_jpeg, quicklook_rgb
+from shipchips_core.chips.files import percentiles, quicklook_jpeg, quicklook_rgb
 from shipchips_core.sentinel2.bands import RGBN_ASSETS
 
 T = pd.Timestamp("2026-06-15T10:14:25Z")
@@ -29,6 +29,15 @@ def test_quicklook_is_rgb_stretched_and_black_on_nodata():
     assert quicklook_jpeg(chip) == quicklook_jpeg(chip)
 
 
+def test_percentiles_are_numpys_to_the_last_bit():
+    """The quicklook's stretch limits: exactly np.percentile's, ties, tiny and skewed samples included."""
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 3, 10, 51, 1000, 49152):
+        for power in (0.3, 1.0, 4.0):
+            values = (rng.random(n) ** power).astype("float32")
+            values[: n // 3] = np.round(values[: n // 3], 2)  # repeated values
+            for qs in ((2, 98), (0, 100), (37.5, 50, 99.9)):
+                assert percentiles(values, qs) == tuple(float(v) for v in np.percentile(values, qs)), (n, power, qs)
 
 
 def test_quicklook_is_the_baseline_jpeg_pil_writes_at_quality_90():
