@@ -156,7 +156,8 @@ def format_report(report: dict) -> str:
         create = phases["project_parts"].get("file_create_cpu_us")
         if create is not None:
             w(f"  creating a file in the output folder cost {create:.0f} µs CPU meanwhile (5 files a chip; inside cog, "
-              f"masks_file, json and other)")
+              f"masks_file, json and other; ~25 µs here unless thousands of files were deleted on this disk in "
+              f"the last minutes: on an ext4 without a journal every new inode then skips the recently freed ones)")
     w("targets:")
     for t in report["targets"]:
         w(f"  [{'PASS' if t['pass'] else 'FAIL'}] {t['name']}: {_f(t['value'], '{:.3f}')} (target {t['target']})")
