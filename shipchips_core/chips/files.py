@@ -122,9 +122,10 @@ def quicklook_rgb(chip: ChipArrays) -> np.ndarray:
 
 
 def percentiles(values: np.ndarray, qs: tuple[float, ...]) -> tuple[float, ...]:
-    """`np.percentile(values, qs)` (linear method) of a 1-D array without NaN, the same numbers ~5x
+    """`np.percentile(values, qs)` (linear method) of a 1-D array without NaN, the same numbers
     faster: numpy also partitions for the minimum and the maximum (to interpolate at the ends and to
-    find NaN), and the minimum's pass costs more than the rest (measured on 49k values)."""
+    find NaN), and the minimum's pass costs more than the rest. Measured on 49k values: 614 → 108 µs
+    uniform, 632 → 453 µs on chips' reflectance (few distinct values, many ties)."""
     n = values.size
     if n < 2:
         return tuple(float(v) for v in np.percentile(values, qs))
