@@ -72,6 +72,9 @@ def test_scl_from_20m_lands_on_the_right_10m_pixels(scene):
     cloud = np.argwhere(chip.scl == 9)
     expected = [[r - row0, c - col0] for r in (200, 201) for c in (300, 301)]
     assert cloud.tolist() == expected
+    # row-major like the reflectance: the masks combine the two pixel by pixel (a column-major SCL
+    # made every such numpy op take its slow strided loop)
+    assert chip.scl.flags.c_contiguous and chip.reflectance.flags.c_contiguous
 
 
 def test_window_crossing_the_scene_edge_is_padded_with_nodata(scene):
