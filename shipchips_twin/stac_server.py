@@ -42,6 +42,21 @@ ESSENTIAL = ("id", "type", "collection", "stac_version", "links")  # kept whatev
 GEOJSON, JSON_TYPE = "application/geo+json", "application/json"
 
 
+# FileResponse reads and sends 64 KiB at a time, each piece a trip through the event loop; a run of
+# COG tiles is megabytes. 1 MiB pieces: the server's CPU for the chip benchmark's 206 MB of ranges
+# fell from 0.49 to 0.29 s, CPU the twin takes from the client it shares the machine with (S3 does not).
+FILE_CHUNK_BYTES = 1024 * 1024
+
+
+class CogFiles(StaticFiles):
+    """StaticFiles (Range, HEAD, ETag as before) sending files in `FILE_CHUNK_BYTES` pieces."""
+
+    def file_response(self, *args, **kwargs):
+        response = super().file_response(*args, **kwargs)
+        response.chunk_size = FILE_CHUNK_BYTES  # a NotModifiedResponse ignores it
+        return response
+
+
 class GeoJSONResponse(JSONResponse):
     """JSON as a lenient catalogue writes it: ASCII escapes (a lone surrogate an item was given travels
     as `\\ud800`) and NaN/Infinity allowed, so the fault tests can serve what real catalogues have."""
@@ -311,7 +326,7 @@ def create_app(catalog_dir: str | Path, faults: StacFaults | None = None) -> Sta
     routes = [Route("/", landing), Route("/conformance", lambda _: JSONResponse({"conformsTo": CONFORMANCE})),
               Route("/collections", collections), Route("/collections/{cid}", collection),
               Route("/collections/{cid}/items", search), Route("/collections/{cid}/items/{iid}", item),
-              Route("/search", search, methods=["GET", "POST"]), Mount("/data", app=StaticFiles(directory=catalog_dir))]
+              Route("/search", search, methods=["GET", "POST"]), Mount("/data", app=CogFiles(directory=catalog_dir))]
     return Starlette(routes=routes, exception_handlers={SearchError: error, HTTPException: error})
 
 

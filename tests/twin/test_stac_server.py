@@ -171,3 +171,19 @@ def test_start_and_stop_on_a_fixed_or_free_port(scene_catalog):
     assert api.url is None
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{url}/conformance", timeout=2)
+
+
+@pytest.mark.parametrize("first, last", [(0, None), (1000, 2 * 2**20 + 500), (2**20, 2 * 2**20 - 1), (5, 5)])
+def test_files_larger_than_a_send_piece_come_back_whole(tmp_path, first, last):
+    # the twin sends files in 1 MiB pieces: ranges across, on and inside piece edges, and the whole file
+    data = np.random.default_rng(7).integers(0, 256, size=5 * 2**19 + 7, dtype=np.uint8).tobytes()
+    (tmp_path / "c" / "i").mkdir(parents=True)
+    (tmp_path / "c" / "i" / "big.tif").write_bytes(data)
+    with StacApiTwin(tmp_path) as api:
+        url = f"{api.url}/data/c/i/big.tif"
+        if last is None:
+            whole = requests.get(url)
+            assert whole.status_code == 200 and whole.content == data
+        else:
+            part = requests.get(url, headers={"Range": f"bytes={first}-{last}"})
+            assert part.status_code == 206 and part.content == data[first : last + 1]
