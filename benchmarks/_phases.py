@@ -5,6 +5,11 @@
 SPEC holds the item (absolute hrefs), the ships file, which ships to use and the settings (and
 optionally `profile_path`: the phase runs under cProfile); RESULT gets the phase's figures plus the
 peak RSS and CPU time of this process and of its child processes (`_procwatch.py`).
+
+The chipper's worker processes are spawned, so each one runs this module's top level again (as
+`__mp_main__`): it imports only what every phase needs, and the benchmark's inputs (pandas, the
+scene search) inside the phases that build them, so a worker starts as it would under Dagster,
+on what the chipper itself imports.
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.windows import Window, from_bounds
 
-from benchmarks import _bench_inputs as inputs
 from benchmarks._procwatch import ProcessWatch
 
 NAIVE_ENV = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}  # what a typical user script sets, nothing more
@@ -82,6 +86,7 @@ def _naive_chip(hrefs: dict[str, str], ship: dict, size: int) -> np.ndarray:
 # ---- (b) the project's chipper ----------------------------------------------------------------------
 def project(spec: dict) -> dict:
     """`chipping.cut_partition` end to end (reads, masks, gating, COG/JSON/quicklook writes)."""
+    from benchmarks import _bench_inputs as inputs
     from shipchips_core.chips import job as chipping
     from shipchips_core.config import Config
     from shipchips_core.dataset.storage import LocalStorage
@@ -136,7 +141,7 @@ def _workers_used(chipping, job, n_chips: int) -> int:
 # the chipper's steps, timed where they are looked up (module attributes), so the code timed is the code run
 PART_HOOKS = (  # (part, module, attribute)
     ("read", "shipchips_core.chips.reader", "SceneReader.cut"),
-    ("masks", "shipchips_core.chips.job", "derive_masks"),
+    ("masks", "shipchips_core.chips.cutting", "derive_masks"),
     ("cog", "shipchips_core.chips.files", "write_cog"),
     ("masks_file", "shipchips_core.chips.files", "write_masks"),
     ("quicklook", "shipchips_core.chips.files", "quicklook_jpeg"),
@@ -233,6 +238,7 @@ def _thread_user_s() -> float:
 # ---- (b-read) the project's read path -------------------------------------------------------------
 def project_read(spec: dict) -> dict:
     """`SceneReader.cut` for every ship, in the chipper's block order, one reader, no writing."""
+    from benchmarks import _bench_inputs as inputs
     from shipchips_core.chips import reader as chipper
     from shipchips_core.sentinel2.radiometry import RadiometryRule
 
@@ -309,6 +315,8 @@ class _open_all:
 
 def touched_blocks(datasets: dict, ships: list[dict], size: int) -> list[tuple[str, int, int]]:
     """(asset, block row, block col), sorted, of every block the chipper's windows touch."""
+    from benchmarks import _bench_inputs as inputs
+
     ref = next(ds for ds in datasets.values() if ds.res[0] == 10)
     t20 = datasets["scl"].transform
     found = set()

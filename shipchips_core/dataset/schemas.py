@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import pandera.pandas as pa
 
+from shipchips_core.matching.statuses import MATCH_STATUSES
 from shipchips_core.sentinel2.bands import SCENE_ASSETS
 
 UTC_TS = pd.DatetimeTZDtype("ns", "UTC")
@@ -197,9 +198,8 @@ _CHIP_COLUMNS = {
 }
 
 
-# how a candidate's position was found (matching/tracks.py), and what matching decided
+# how a candidate's position was found (matching/tracks.py); what matching decided: matching/statuses.py
 INTERP_METHODS = ("linear", "dead_reckoning_forward", "dead_reckoning_backward", "none")
-MATCH_STATUSES = ("ok", "outside_footprint", "uncertainty_too_high", "no_position")
 
 CHIP_CANDIDATES = pa.DataFrameSchema(
     {

@@ -20,6 +20,7 @@ from pyproj import Transformer
 from shipchips_core.config import MatchingConfig
 from shipchips_core.dataset.schemas import empty_frame
 from shipchips_core.matching import reach
+from shipchips_core.matching.statuses import MATCH_OK, NO_POSITION, OUTSIDE_FOOTPRINT, UNCERTAINTY_TOO_HIGH
 from shipchips_core.matching.tracks import KNOT_MS, METHOD_NONE, _distance_m, interpolate_positions
 from shipchips_core.sentinel2 import detectors
 from shipchips_core.sentinel2.sensing import REFERENCE_BAND, SceneTiming, tile_centre
@@ -27,7 +28,6 @@ from shipchips_core.sentinel2.sensing import REFERENCE_BAND, SceneTiming, tile_c
 log = logging.getLogger(__name__)
 FIX_WINDOW_MARGIN_S = 900.0  # far beyond any sensing offset of a tile (a few seconds)
 
-MATCH_OK = "ok"
 SENSING_ITERATIONS = 2  # a row moves ~v·Δt ≤ 80 m after the first pass: ≤ 12 ms; the second settles it
 
 
@@ -216,7 +216,7 @@ def _status(df: pd.DataFrame, cfg: MatchingConfig) -> np.ndarray:
     has_pos = df["method"].to_numpy() != METHOD_NONE
     inside = np.zeros(len(df), dtype=bool)
     inside[has_pos] = shapely.contains_xy(footprints[has_pos], df["lon"].to_numpy()[has_pos], df["lat"].to_numpy()[has_pos])
-    status[~inside] = "outside_footprint"
-    status[df["uncertainty_m"].to_numpy() > cfg.max_uncertainty_m] = "uncertainty_too_high"
-    status[~has_pos] = "no_position"
+    status[~inside] = OUTSIDE_FOOTPRINT
+    status[df["uncertainty_m"].to_numpy() > cfg.max_uncertainty_m] = UNCERTAINTY_TOO_HIGH
+    status[~has_pos] = NO_POSITION
     return status

@@ -273,3 +273,17 @@ def test_a_chips_own_write_error_stays_a_failed_row(tmp_path, twin_world, scenes
     df, _ = _cut(tmp_path, twin_world, scenes.iloc[[0]], _lane_points(twin_world, scenes.iloc[[0]], 3), workers=1)
     assert sorted(df.status) == ["failed", "ok", "ok"]
     assert df.loc[df.status == "failed", "reason"].item() == "ValueError: masks do not fit the chip grid"
+
+
+def test_an_unreadable_scene_fails_only_its_own_chips_naming_the_asset(tmp_path, twin_world, scenes, stac_api):
+    two = scenes.iloc[[0, 1]].copy()
+    broken = f"{stac_api.url}/no-such-granule/B04.tif"
+    two.loc[two.index[1], "href_red"] = broken
+    points = _lane_points(twin_world, two.iloc[[0]], 2)
+    df, _ = _cut(tmp_path, twin_world, two, points, workers=1)
+    by_scene = {sid: g for sid, g in df.groupby("scene_id")}
+    lost = by_scene[two.iloc[1]["scene_id"]]
+    assert list(lost.status) == ["failed", "failed"]
+    assert all(r.startswith("scene_unreadable: ") and "no-such-granule/B04.tif" in r for r in lost.reason)
+    assert list(by_scene[two.iloc[0]["scene_id"]].status) == ["ok", "ok"]
+    assert len([p for p in tmp_path.rglob("*.tif") if "masks" not in p.name]) == 2
