@@ -113,6 +113,8 @@ def format_report(report: dict) -> str:
     w("srv CPU = the HTTP server (in this process); other CPU = everything else on the machine during the phase")
     w(f"page cache warmed before the phases in {s.get('page_cache_warm_s', 0):.1f} s; iowait / steal s: "
       + ", ".join(f"{k} {phases[k].get('iowait_s', 0):.1f}/{phases[k].get('steal_s', 0):.1f}" for k, _ in ROWS))
+    if s.get("new_page_us") is not None:
+        w(_memory_line(s, b))
     if report["settings"].get("repeat", 1) > 1:
         w("runs (s): " + "; ".join(f"{k} {phases[k]['all_seconds']}" for k, _ in ROWS))
     w()
@@ -167,6 +169,17 @@ def format_report(report: dict) -> str:
     w()
     w(f"report JSON: {report['json_path']}")
     return out.getvalue()
+
+
+def _memory_line(s: dict, b: dict) -> str:
+    """The price of memory new to the page cache, and how much the kernel handed back to the host."""
+    line = (f"a page new to the page cache cost {s['new_page_us']:.1f} µs of CPU, the same page again at once "
+            f"{s['reused_page_us']:.1f} µs (256 MiB written twice before the phases): at the first price (b)'s "
+            f"{b['bytes_written'] / MB:.0f} MB written cost ≈ {b['bytes_written'] / 4096 * s['new_page_us'] / 1e6:.1f} s")
+    if s.get("reported_during_run_mb") is not None:
+        line += (f"; free page reporting is on: the kernel handed {s['reported_during_run_mb'] / 1024:.1f} GB of free "
+                 f"memory back to the host during the run, which backs it anew page by page when it is used again")
+    return line
 
 
 def _breakdown(parts: dict | None) -> str:

@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> dict:
     warm_s = _page_cache.warm(sorted(scene.catalog_dir.rglob("*.tif")))
     out_dir = Path(args.out_dir or cache_dir).expanduser()
     out_dir.mkdir(parents=True, exist_ok=True)
+    memory = _memory_before(out_dir)
     # every phase's chips stay until all phases are done: deleting them between phases slows the next
     # phase's file creation on a journal-less ext4 (see `_phases._output_folder`)
     with tempfile.TemporaryDirectory(prefix="bench-phases-") as work, \
@@ -88,7 +89,23 @@ def run(args: argparse.Namespace) -> dict:
                   for key, phase, idx in plan}
         _account_bytes(phases, base["local_paths"])
         profile = _profiles(server, Path(work), base, every, cache_dir / f"profile-{scene.root.name}") if args.profile else None
-    return _assemble(args, scene, stack, phases, profile, cache_dir, warm_s)
+    memory["reported_during_run_mb"] = _reported_mb(memory.pop("reporting"), _page_cache.free_page_reporting())
+    return _assemble(args, scene, stack, phases, profile, cache_dir, {"page_cache_warm_s": warm_s, **memory})
+
+
+def _memory_before(out_dir: Path) -> dict:
+    """What a page new to the page cache costs where (b) writes, first on pages the host may have to
+    back anew, then on the same pages again at once; and the kernel's free page reporting so far."""
+    return {"new_page_us": round(_page_cache.new_page_cost_us(out_dir), 2),
+            "reused_page_us": round(_page_cache.new_page_cost_us(out_dir), 2),
+            "reporting": _page_cache.free_page_reporting()}
+
+
+def _reported_mb(before: dict | None, after: dict | None) -> float | None:
+    """MB of free memory the kernel handed back to the host while the phases ran (None: no reporting)."""
+    if before is None or after is None or not after["on"]:
+        return None
+    return round((after["reported_kib"] - before["reported_kib"]) / 1024, 1)
 
 
 def _profiles(server: CountingServer, work: Path, base: dict, every: list[int], stem: Path) -> str:
@@ -162,11 +179,11 @@ def _account_bytes(phases: dict, local_paths: dict) -> None:
             phase["http"]["breakdown"] = _bytes.breakdown(ranges, blocks, touched)
 
 
-def _assemble(args, scene, stack: str, phases: dict, profile: str | None, cache_dir: Path, warm_s: float) -> dict:
+def _assemble(args, scene, stack: str, phases: dict, profile: str | None, cache_dir: Path, machine: dict) -> dict:
     cog_bytes = sum(p.stat().st_size for p in scene.catalog_dir.rglob("*.tif"))
     report = {
         "scene": {"root": str(scene.root), "size_px": args.size, "n_ships": len(scene.ships),
-                  "generation_s": scene.generation_s, "generated_now": scene.generated_now, "page_cache_warm_s": warm_s,
+                  "generation_s": scene.generation_s, "generated_now": scene.generated_now, **machine,
                   "cog_mb": cog_bytes / _report.MB, "assets": sorted(scene.item["assets"])},
         "settings": {"chips": args.chips, "naive_chips": args.naive_chips, "workers": args.workers, "stack": stack,
                      "repeat": args.repeat,

@@ -54,6 +54,9 @@ def test_every_figure_present(report):
     cpu = fig["cpu_ms_per_chip"]  # CPU per chip, client + server, for (a) and (b-parts)
     assert cpu["naive"] > 0 and cpu["project_parts"] > 0 and cpu["ratio"] == cpu["naive"] / cpu["project_parts"]
     assert all(report["phases"][k]["iowait_s"] >= 0 for k in PHASES)
+    assert report["scene"]["new_page_us"] > 0 and report["scene"]["reused_page_us"] > 0  # the page cache's price
+    reported = report["scene"]["reported_during_run_mb"]
+    assert reported is None or reported >= 0
     assert len(report["targets"]) == 5 and all(isinstance(t["pass"], bool) for t in report["targets"])
 
 
