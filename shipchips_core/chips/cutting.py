@@ -27,8 +27,8 @@ from shipchips_core.chips.masks import derive_masks
 from shipchips_core.chips.reader import GDAL_HTTP_ENV, SceneReader
 from shipchips_core.config import Config
 from shipchips_core.dataset import faults, ids, paths
+from shipchips_core.dataset.match_statuses import MATCH_OK
 from shipchips_core.dataset.storage import LocalStorage
-from shipchips_core.matching.statuses import MATCH_OK
 from shipchips_core.sentinel2.bands import BAND_NAMES
 from shipchips_core.sentinel2.radiometry import RadiometryRule
 

@@ -23,8 +23,8 @@ from shipchips_core.chips.cutting import ChipJob, SliceTask, cut_slices
 from shipchips_core.chips.duplicates import drop_duplicate_datatakes
 from shipchips_core.chips.executors import ProgressFn
 from shipchips_core.chips.slicing import split_chips
+from shipchips_core.dataset.match_statuses import MATCH_OK, NO_POSITION, OUTSIDE_FOOTPRINT
 from shipchips_core.dataset.schemas import CHIPS, empty_frame
-from shipchips_core.matching.statuses import MATCH_OK, NO_POSITION, OUTSIDE_FOOTPRINT
 
 __all__ = ["ChipJob", "ProgressFn", "SliceTask", "cut_partition", "cut_slices", "vessel_facts"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import pandera.pandas as pa
 
-from shipchips_core.matching.statuses import MATCH_STATUSES
+from shipchips_core.dataset.match_statuses import MATCH_STATUSES
 from shipchips_core.sentinel2.bands import SCENE_ASSETS
 
 UTC_TS = pd.DatetimeTZDtype("ns", "UTC")
@@ -198,7 +198,7 @@ _CHIP_COLUMNS = {
 }
 
 
-# how a candidate's position was found (matching/tracks.py); what matching decided: matching/statuses.py
+# how a candidate's position was found (matching/tracks.py); what matching decided: dataset/match_statuses.py
 INTERP_METHODS = ("linear", "dead_reckoning_forward", "dead_reckoning_backward", "none")
 
 CHIP_CANDIDATES = pa.DataFrameSchema(

@@ -18,9 +18,9 @@ import shapely
 from pyproj import Transformer
 
 from shipchips_core.config import MatchingConfig
+from shipchips_core.dataset.match_statuses import MATCH_OK, NO_POSITION, OUTSIDE_FOOTPRINT, UNCERTAINTY_TOO_HIGH
 from shipchips_core.dataset.schemas import empty_frame
 from shipchips_core.matching import reach
-from shipchips_core.matching.statuses import MATCH_OK, NO_POSITION, OUTSIDE_FOOTPRINT, UNCERTAINTY_TOO_HIGH
 from shipchips_core.matching.tracks import KNOT_MS, METHOD_NONE, _distance_m, interpolate_positions
 from shipchips_core.sentinel2 import detectors
 from shipchips_core.sentinel2.sensing import REFERENCE_BAND, SceneTiming, tile_centre

@@ -1,4 +1,5 @@
-"""What matching decides for each candidate: the `chip_candidates.match_status` values.
+"""What matching decides for each candidate: the `chip_candidates.match_status` values, the
+table's vocabulary (`schemas` checks them).
 
 A module of its own so that a chipping worker, which only needs `MATCH_OK`, does not import the
 matcher (pandas, shapely) or the table schemas (pandera) to learn it."""
