@@ -34,10 +34,11 @@ def machine_waits_s() -> tuple[float, float]:
 
 
 PAGE = 4096
+PROBE_MIB = 256  # what `new_page_cost_us` writes: enough pages to outweigh the file's creation
 PAGE_REPORTING = Path("/sys/module/page_reporting/parameters")
 
 
-def new_page_cost_us(folder: Path, mib: int = 256) -> float:
+def new_page_cost_us(folder: Path, mib: int = PROBE_MIB) -> float:
     """CPU µs this thread spends per 4 KiB page writing `mib` MiB into a new file in `folder` (removed
     again): what each page a phase's files add to the page cache costs. Measured on this sandbox's
     VMs: ~1 µs when the hypervisor backs the guest's free memory, 12–14 µs when the guest kernel has
