@@ -56,6 +56,24 @@ def new_page_cost_us(folder: Path, mib: int = PROBE_MIB) -> float:
     return 1e6 * spent / (mib * 1024 * 1024 / PAGE)
 
 
+def dropped_behind_page_cost_us(folder: Path, mib: int = PROBE_MIB, file_mib: int = 4) -> float:
+    """The same, for `mib` MiB written as the chipper writes its files: `file_mib` MiB files through
+    `LocalStorage.deferred_sync(drop_behind=True)`, so the page cache recycles the pages of the files
+    behind the writer instead of taking new ones. It includes starting each file's write-back, which
+    this thread then does and the one-file probe leaves to the kernel's flusher threads. The files
+    stay in `folder`: the benchmark removes its folders at the end, as deleting files slows the next
+    ones' creation here."""
+    from shipchips_core.dataset.storage import LocalStorage
+
+    chunk = b"\x5a" * (file_mib * 1024 * 1024)
+    storage = LocalStorage(tempfile.mkdtemp(prefix="dropped-behind-", dir=folder))
+    t0 = time.thread_time()
+    with storage.deferred_sync(drop_behind=True):
+        for i in range(mib // file_mib):
+            storage.write_bytes(f"{i}.bin", chunk)
+    return 1e6 * (time.thread_time() - t0) / (mib * 1024 * 1024 / PAGE)
+
+
 def free_page_reporting() -> dict | None:
     """Whether the guest kernel hands free memory back to the host (virtio-balloon free page
     reporting) and how much it has handed back since boot; None where the kernel reports nothing."""

@@ -89,6 +89,7 @@ def project(spec: dict) -> dict:
     from benchmarks import _bench_inputs as inputs
     from shipchips_core.chips import job as chipping
     from shipchips_core.config import Config
+    from shipchips_core.dataset import drop_behind
     from shipchips_core.dataset.storage import LocalStorage
 
     cfg = _config(Config(), spec)
@@ -101,12 +102,14 @@ def project(spec: dict) -> dict:
     t0 = time.perf_counter()
     chips, _ = chipping.cut_partition(job, candidates, scenes, ais)
     seconds = time.perf_counter() - t0
-    written = sum(p.stat().st_size for p in Path(root).rglob("*") if p.is_file())
+    outputs = [p for p in Path(root).rglob("*") if p.is_file()]
+    written = sum(p.stat().st_size for p in outputs)
+    cached = [drop_behind.cached_bytes(p) for p in outputs]  # the chipper drops its files behind it
     workers = _workers_used(chipping, job, len(candidates))
     reasons = Counter(f"{s}: {r}" for s, r in zip(chips["status"], chips["reason"]) if r)
     return {**_rate(len(candidates), seconds, workers), "workers": workers,
             "statuses": dict(Counter(chips["status"])), "reasons": dict(reasons.most_common(8)),
-            "bytes_written": written}
+            "bytes_written": written, "bytes_still_cached": None if None in cached else sum(cached)}
 
 
 def _output_folder(spec: dict, prefix: str) -> str:

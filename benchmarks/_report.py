@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import pstats
 
-from benchmarks._page_cache import PAGE, PROBE_MIB
+from benchmarks._page_cache import PROBE_MIB
 
 MB = 1024 * 1024
 # project end-to-end vs naive read-only, chips/s/core: issue 15's "twice today's rate" (today ~3.75x,
@@ -176,8 +176,13 @@ def format_report(report: dict) -> str:
 def _memory_line(s: dict, b: dict) -> str:
     """The price of memory new to the page cache, and how much the kernel handed back to the host."""
     line = (f"a page new to the page cache cost {s['new_page_us']:.1f} µs of CPU, the same page again at once "
-            f"{s['reused_page_us']:.1f} µs ({PROBE_MIB} MiB written twice before the phases): at the first price (b)'s "
-            f"{b['bytes_written'] / MB:.0f} MB written cost ≈ {b['bytes_written'] / PAGE * s['new_page_us'] / 1e6:.1f} s")
+            f"{s['reused_page_us']:.1f} µs ({PROBE_MIB} MiB written twice before the phases), a page of files "
+            f"dropped behind the writer, as the chipper writes them, {s['dropped_behind_page_us']:.1f} µs with "
+            f"their write-back")
+    cached = b.get("bytes_still_cached")
+    if cached is not None:  # the chipper drops its files behind it: the cache recycles the same pages
+        line += (f"; of (b)'s {b['bytes_written'] / MB:.0f} MB written, {cached / MB:.1f} MB were still in the page "
+                 f"cache after it")
     if s.get("reported_during_run_mb") is not None:
         line += (f"; free page reporting is on: the kernel handed {s['reported_during_run_mb'] / 1024:.1f} GB of free "
                  f"memory back to the host during the run, which backs it anew page by page when it is used again")

@@ -71,12 +71,12 @@ def run(args: argparse.Namespace) -> dict:
     warm_s = _page_cache.warm(sorted(scene.catalog_dir.rglob("*.tif")))
     out_dir = Path(args.out_dir or cache_dir).expanduser()
     out_dir.mkdir(parents=True, exist_ok=True)
-    memory = _memory_before(out_dir)
     # every phase's chips stay until all phases are done: deleting them between phases slows the next
     # phase's file creation on a journal-less ext4 (see `_phases._output_folder`)
     with tempfile.TemporaryDirectory(prefix="bench-phases-") as work, \
             tempfile.TemporaryDirectory(prefix="bench-outputs-", dir=out_dir) as outputs, \
             CountingServer(scene.catalog_dir) as server:
+        memory = _memory_before(Path(outputs))
         base = {"item": publish(scene.item, server.url), "ships_path": str(scene.root / "ships.json"),
                 "local_paths": {a: str(scene.local_path(a)) for a in scene.item["assets"]},
                 "stack": stack, "size": CHIP_SIZE, "workers": args.workers,
@@ -94,9 +94,12 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def _memory_before(out_dir: Path) -> dict:
-    """What a page new to the page cache costs where (b) writes, first on pages the host may have to
-    back anew, then on the same pages again at once; and the kernel's free page reporting so far."""
-    return {"new_page_us": round(_page_cache.new_page_cost_us(out_dir), 2),
+    """What a page new to the page cache costs where (b) writes: written as the chipper writes (files
+    dropped behind the writer: first, while free memory is still unused), then into one file on
+    pages the host may have to back anew, then on the same pages again at once; and the kernel's
+    free page reporting so far."""
+    return {"dropped_behind_page_us": round(_page_cache.dropped_behind_page_cost_us(out_dir), 2),
+            "new_page_us": round(_page_cache.new_page_cost_us(out_dir), 2),
             "reused_page_us": round(_page_cache.new_page_cost_us(out_dir), 2),
             "reporting": _page_cache.free_page_reporting()}
 

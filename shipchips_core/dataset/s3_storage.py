@@ -236,8 +236,9 @@ class S3Storage:
                                                               Config=self.transfer_config()), rel)
 
     @contextlib.contextmanager
-    def deferred_sync(self) -> Iterator[None]:
-        """An object is durable once its PUT returned: nothing to flush at the end."""
+    def deferred_sync(self, drop_behind: bool = False) -> Iterator[None]:
+        """An object is durable once its PUT returned: nothing to flush at the end (and no page
+        cache to leave: `drop_behind` changes nothing)."""
         yield
 
     def delete(self, rel: str) -> None:

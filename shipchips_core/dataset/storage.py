@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from shipchips_core.dataset import faults
+from shipchips_core.dataset.drop_behind import DropBehind
 
 
 class LocalStorage:
@@ -30,6 +31,7 @@ class LocalStorage:
         self.root = Path(root).resolve()
         self._made_dirs: set[Path] = set()
         self._deferred_sync = False
+        self._drop_behind: DropBehind | None = None
 
     def __repr__(self) -> str:
         return f"LocalStorage({str(self.root)!r})"
@@ -104,6 +106,8 @@ class LocalStorage:
             yield tmp
             if not self._deferred_sync:
                 _fsync_file(tmp)
+            elif self._drop_behind is not None:
+                self._drop_behind.landed(tmp)
             os.replace(tmp, final)
         except BaseException as exc:
             try:  # judged while the partial file still takes its space
@@ -113,13 +117,16 @@ class LocalStorage:
             raise
 
     @contextlib.contextmanager
-    def deferred_sync(self) -> Iterator[None]:
+    def deferred_sync(self, drop_behind: bool = False) -> Iterator[None]:
         """Write many files with one flush of the filesystem at the end instead of an fsync each.
-        Files are renamed into place as they complete; all of them are durable when this exits."""
+        Files are renamed into place as they complete; all of them are durable when this exits.
+        `drop_behind`: the files are write-once output (chips): each one's write-back starts as it
+        lands and its pages leave the page cache a few files later (`drop_behind.py`)."""
         if self._deferred_sync:  # nested: the outermost block syncs
             yield
             return
         self._deferred_sync = True
+        self._drop_behind = DropBehind() if drop_behind else None
         failed = False
         try:
             yield
@@ -134,6 +141,10 @@ class LocalStorage:
             except OSError:
                 if not failed:  # a sync error must not hide the error that is already on its way
                     raise
+            finally:
+                if self._drop_behind is not None:
+                    self._drop_behind.drain()
+                    self._drop_behind = None
 
     def _ensure_dir(self, folder: Path) -> None:
         """mkdir -p, remembered inside a `deferred_sync` block (many files share few folders)."""
