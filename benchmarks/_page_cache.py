@@ -22,15 +22,28 @@ def warm(paths: Iterable[Path]) -> float:
     return time.perf_counter() - t0
 
 
-def machine_waits_s() -> tuple[float, float]:
-    """(iowait, steal) CPU seconds of the whole machine since boot (/proc/stat), zeros off Linux."""
+def _cpu_seconds() -> list[float] | None:
+    """The machine's CPU time since boot by state (/proc/stat's `cpu` line: user, nice, system, idle,
+    iowait, irq, softirq, steal, ...), in seconds; None off Linux."""
     try:
         with open("/proc/stat") as fh:
             fields = [int(v) for v in fh.readline().split()[1:]]
     except (OSError, ValueError):
-        return 0.0, 0.0
+        return None
     tick = os.sysconf("SC_CLK_TCK")
-    return fields[4] / tick, (fields[7] if len(fields) > 7 else 0) / tick
+    return [v / tick for v in fields] + [0.0] * max(0, 8 - len(fields))
+
+
+def machine_busy_s() -> float | None:
+    """CPU seconds the whole machine spent busy since boot (idle and iowait left out), None off Linux."""
+    cpu = _cpu_seconds()
+    return None if cpu is None else sum(cpu[:8]) - cpu[3] - cpu[4]
+
+
+def machine_waits_s() -> tuple[float, float]:
+    """(iowait, steal) CPU seconds of the whole machine since boot, zeros off Linux."""
+    cpu = _cpu_seconds()
+    return (0.0, 0.0) if cpu is None else (cpu[4], cpu[7])
 
 
 PAGE = 4096
@@ -56,22 +69,23 @@ def new_page_cost_us(folder: Path, mib: int = PROBE_MIB) -> float:
     return 1e6 * spent / (mib * 1024 * 1024 / PAGE)
 
 
-def dropped_behind_page_cost_us(folder: Path, mib: int = PROBE_MIB, file_mib: int = 4) -> float:
-    """The same, for `mib` MiB written as the chipper writes its files: `file_mib` MiB files through
-    `LocalStorage.deferred_sync(drop_behind=True)`, so the page cache recycles the pages of the files
-    behind the writer instead of taking new ones. It includes starting each file's write-back, which
-    this thread then does and the one-file probe leaves to the kernel's flusher threads. The files
-    stay in `folder`: the benchmark removes its folders at the end, as deleting files slows the next
-    ones' creation here."""
+def files_page_cost_us(folder: Path, drop_behind: bool, mib: int = PROBE_MIB, file_mib: int = 4) -> float | None:
+    """The machine's CPU µs per 4 KiB page to write `mib` MiB as the chipper writes: `file_mib` MiB
+    files through `LocalStorage.deferred_sync`, whose sync at the end is included (whichever thread
+    does the write-back: this one for files dropped behind the writer, the kernel's flusher threads
+    otherwise). `drop_behind`: the cache recycles the pages of the files behind the writer instead
+    of taking new ones. The files stay in `folder`: the benchmark removes its folders at the end, as
+    deleting files slows the next ones' creation here. None off Linux."""
     from shipchips_core.dataset.storage import LocalStorage
 
     chunk = b"\x5a" * (file_mib * 1024 * 1024)
-    storage = LocalStorage(tempfile.mkdtemp(prefix="dropped-behind-", dir=folder))
-    t0 = time.thread_time()
-    with storage.deferred_sync(drop_behind=True):
+    storage = LocalStorage(tempfile.mkdtemp(prefix="drop-behind-" if drop_behind else "kept-", dir=folder))
+    busy0 = machine_busy_s()
+    with storage.deferred_sync(drop_behind=drop_behind):
         for i in range(mib // file_mib):
             storage.write_bytes(f"{i}.bin", chunk)
-    return 1e6 * (time.thread_time() - t0) / (mib * 1024 * 1024 / PAGE)
+    busy1 = machine_busy_s()
+    return None if busy0 is None or busy1 is None else 1e6 * (busy1 - busy0) / (mib * 1024 * 1024 / PAGE)
 
 
 def free_page_reporting() -> dict | None:

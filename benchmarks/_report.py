@@ -176,9 +176,10 @@ def format_report(report: dict) -> str:
 def _memory_line(s: dict, b: dict) -> str:
     """The price of memory new to the page cache, and how much the kernel handed back to the host."""
     line = (f"a page new to the page cache cost {s['new_page_us']:.1f} µs of CPU, the same page again at once "
-            f"{s['reused_page_us']:.1f} µs ({PROBE_MIB} MiB written twice before the phases), a page of files "
-            f"dropped behind the writer, as the chipper writes them, {s['dropped_behind_page_us']:.1f} µs with "
-            f"their write-back")
+            f"{s['reused_page_us']:.1f} µs ({PROBE_MIB} MiB written twice before the phases)")
+    if s.get("dropped_behind_page_us") is not None:
+        line += (f"; written as files with their write-back (the machine's CPU), {s['dropped_behind_page_us']:.1f} µs "
+                 f"a page dropped behind the writer, as the chipper writes, against {s['kept_page_us']:.1f} µs kept cached")
     cached = b.get("bytes_still_cached")
     if cached is not None:  # the chipper drops its files behind it: the cache recycles the same pages
         line += (f"; of (b)'s {b['bytes_written'] / MB:.0f} MB written, {cached / MB:.1f} MB were still in the page "

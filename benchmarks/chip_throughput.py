@@ -94,11 +94,13 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def _memory_before(out_dir: Path) -> dict:
-    """What a page new to the page cache costs where (b) writes: written as the chipper writes (files
-    dropped behind the writer: first, while free memory is still unused), then into one file on
-    pages the host may have to back anew, then on the same pages again at once; and the kernel's
-    free page reporting so far."""
-    return {"dropped_behind_page_us": round(_page_cache.dropped_behind_page_cost_us(out_dir), 2),
+    """What a page written costs where (b) writes: as the chipper writes, files dropped behind the
+    writer (first: it takes few new pages) and files kept in the page cache, write-back included;
+    then one file's pages alone, on pages the host may have to back anew, and the same pages again
+    at once; and the kernel's free page reporting so far."""
+    dropped, kept = (_page_cache.files_page_cost_us(out_dir, drop) for drop in (True, False))
+    return {"dropped_behind_page_us": None if dropped is None else round(dropped, 2),
+            "kept_page_us": None if kept is None else round(kept, 2),
             "new_page_us": round(_page_cache.new_page_cost_us(out_dir), 2),
             "reused_page_us": round(_page_cache.new_page_cost_us(out_dir), 2),
             "reporting": _page_cache.free_page_reporting()}
@@ -137,7 +139,7 @@ def run_phase(server: CountingServer, work: Path, key: str, phase: str, spec: di
     print(f"  phase {key}: {len(spec['indices'])} chips ...", file=sys.stderr, flush=True)
     os.sync()  # no write-back left over from the previous phase (the chipper fsyncs every file it writes)
     server.counter.reset()
-    cpu0, t0, busy0, waits0 = time.process_time(), time.perf_counter(), _machine_busy_s(), _page_cache.machine_waits_s()
+    cpu0, t0, busy0, waits0 = time.process_time(), time.perf_counter(), _page_cache.machine_busy_s(), _page_cache.machine_waits_s()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.run([sys.executable, "-m", "benchmarks._phases", phase, str(spec_path), str(out_path)],
                           cwd=REPO, env=env, capture_output=True, text=True, check=False)
@@ -150,7 +152,7 @@ def run_phase(server: CountingServer, work: Path, key: str, phase: str, spec: di
     result["process_wall_s"] = round(time.perf_counter() - t0, 2)
     if busy0 is not None:  # CPU the rest of the machine used meanwhile: > 0 means the figures are disturbed
         ours = result["cpu_s"]["process"] + result["cpu_s"]["children"] + result["server_cpu_s"]
-        result["foreign_cpu_s"] = round(max(_machine_busy_s() - busy0 - ours, 0.0), 2)
+        result["foreign_cpu_s"] = round(max(_page_cache.machine_busy_s() - busy0 - ours, 0.0), 2)
         # CPUs idle waiting for the disk, and time the hypervisor gave our vCPUs to others
         result["iowait_s"], result["steal_s"] = (round(b - a, 2) for a, b in zip(waits0, _page_cache.machine_waits_s()))
     warnings = [line for line in proc.stderr.splitlines() if "WARNING" in line or "Error" in line]
@@ -158,17 +160,6 @@ def run_phase(server: CountingServer, work: Path, key: str, phase: str, spec: di
     print(f"    {result['chips_per_s_per_core']:.2f} chips/s/core, {result['http']['requests']} requests, "
           f"{result['http']['bytes'] / _report.MB:.1f} MB", file=sys.stderr, flush=True)
     return result
-
-
-def _machine_busy_s() -> float | None:
-    """CPU seconds the whole machine spent busy since boot (/proc/stat), or None off Linux."""
-    try:
-        with open("/proc/stat") as fh:
-            fields = [int(v) for v in fh.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def _account_bytes(phases: dict, local_paths: dict) -> None:
