@@ -123,21 +123,44 @@ def quicklook_rgb(chip: ChipArrays) -> np.ndarray:
 
 def percentiles(values: np.ndarray, qs: tuple[float, ...]) -> tuple[float, ...]:
     """`np.percentile(values, qs)` (linear method) of a 1-D array without NaN, the same numbers
-    faster: numpy also partitions for the minimum and the maximum (to interpolate at the ends and to
-    find NaN), and the minimum's pass costs more than the rest. Measured on 49k values: 614 → 108 µs
-    uniform, 632 → 453 µs on chips' reflectance (few distinct values, many ties)."""
+    faster: numpy partitions the whole array for every order statistic it needs (and for the minimum
+    and the maximum); here a histogram finds the bin each needed statistic falls in and only that
+    bin's values are partitioned. Measured on 300 chips' quicklook samples (49k values, few distinct):
+    0.51-0.61 ms (np.percentile, and the partition this replaced) → 0.19-0.28 ms."""
     n = values.size
     if n < 2:
         return tuple(float(v) for v in np.percentile(values, qs))
     virtual = (n - 1) * (np.asarray(qs, dtype=np.float64) / 100)  # numpy's virtual index for "linear"
     below = np.minimum(np.floor(virtual), n - 1).astype(np.intp)
     above = np.minimum(below + 1, n - 1)
-    ordered = np.partition(values, np.unique(np.concatenate([below, above])))
-    a, b, t = ordered[below], ordered[above], virtual - below
+    ordered = order_statistics(values, np.concatenate([below, above]))
+    a, b, t = ordered[: len(qs)], ordered[len(qs):], virtual - below
     # numpy's _lerp: from the nearer end, so both ends come out exact
     diff = b - a
     out = np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
     return tuple(float(v) for v in out)
+
+
+HISTOGRAM_BINS = 4096
+
+
+def order_statistics(values: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """`np.sort(values)[ranks]` without sorting: the values binned linearly between their minimum
+    and maximum (a monotone map, so each bin holds a run of the sorted order), the bin of each rank
+    found from the cumulative counts, and only that bin partitioned."""
+    lo, hi = float(values.min()), float(values.max())
+    scale = (HISTOGRAM_BINS - 1) / (hi - lo) if hi > lo else math.inf
+    if not (math.isfinite(scale) and math.isfinite(hi - lo)):  # one value, or a span beyond float64's
+        return np.partition(values, ranks)[ranks]
+    bins = ((values.astype(np.float64) - lo) * scale).astype(np.intp)
+    ends = np.cumsum(np.bincount(bins, minlength=HISTOGRAM_BINS))  # ends[k]: values in bins 0..k
+    where = np.searchsorted(ends, ranks, side="right")
+    out = np.empty(len(ranks), dtype=values.dtype)
+    for b in np.unique(where):
+        wanted = where == b
+        within = ranks[wanted] - (ends[b - 1] if b else 0)
+        out[wanted] = np.partition(values[bins == b], within)[within]
+    return out
 
 
 # orjson: what `json.dumps(doc, indent=2, sort_keys=True) + "\n"` writes (json's indenting encoder is

@@ -5,11 +5,14 @@ import io
 import numpy as np
 import pandas as pd
 from affine import Affine
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from PIL import Image
 from rasterio.crs import CRS
 
 from shipchips_core.chips.arrays import ChipArrays
-from shipchips_core.chips.files import percentiles, quicklook_jpeg, quicklook_rgb
+from shipchips_core.chips.files import order_statistics, percentiles, quicklook_jpeg, quicklook_rgb
 from shipchips_core.sentinel2.bands import RGBN_ASSETS
 
 T = pd.Timestamp("2026-06-15T10:14:25Z")
@@ -38,6 +41,17 @@ def test_percentiles_are_numpys_to_the_last_bit():
             values[: n // 3] = np.round(values[: n // 3], 2)  # repeated values
             for qs in ((2, 98), (0, 100), (37.5, 50, 99.9)):
                 assert percentiles(values, qs) == tuple(float(v) for v in np.percentile(values, qs)), (n, power, qs)
+
+
+@settings(max_examples=300, deadline=None)
+@given(hnp.arrays(np.float32, st.integers(1, 400),
+                  elements=st.floats(-2.0**100, 2.0**100, width=32, allow_subnormal=False)
+                  | st.sampled_from([0.0, -0.0, 0.05, 2e-38, -2e-38])),
+       st.data())
+def test_order_statistics_are_the_sorted_values(values, data):
+    """Any ranks of any finite float32s, ties, signed zeros, the smallest normals and a span of 2^101 included."""
+    ranks = np.asarray(data.draw(st.lists(st.integers(0, values.size - 1), min_size=1, max_size=6)), dtype=np.intp)
+    assert order_statistics(values, ranks).tolist() == np.sort(values)[ranks].tolist()
 
 
 def test_quicklook_is_the_baseline_jpeg_pil_writes_at_quality_90():
