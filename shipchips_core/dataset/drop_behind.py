@@ -61,13 +61,13 @@ class DropBehind:
         self._open: deque[int] = deque()  # descriptors of landed files not dropped yet, oldest first
         self._lock = threading.Lock()  # writers may share a storage across threads
 
-    def landed(self, path: Path) -> None:
-        """`path` is complete (closed): if it is large enough, start its write-back and drop the one
-        `behind` files ago."""
+    def landed(self, path: str | Path, size: int | None = None) -> None:
+        """`path` is complete (closed; `size` bytes, if the caller knows): if it is large enough,
+        start its write-back and drop the one `behind` files ago."""
         if not supported():
             return
         try:
-            if os.stat(path).st_size < self.min_bytes:
+            if (os.stat(path).st_size if size is None else size) < self.min_bytes:
                 return
             fd = os.open(path, os.O_RDONLY)  # the descriptor outlives the rename into place
         except OSError:

@@ -29,7 +29,8 @@ class LocalStorage:
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root).resolve()
-        self._made_dirs: set[Path] = set()
+        self._root = str(self.root)
+        self._made_dirs: set[str] = set()
         self._deferred_sync = False
         self._drop_behind: DropBehind | None = None
 
@@ -79,8 +80,21 @@ class LocalStorage:
         return self.path(rel).read_bytes()
 
     def write_bytes(self, rel: str, data: bytes) -> str:
-        with self.open_write(rel) as fh:
-            fh.write(data)
+        """`data` as the file `rel`, through a temporary name like every write. The path is handled
+        as a string and the file with plain descriptors: a chip writes five files, and `Path`
+        arithmetic and `open()`'s buffered file objects cost as much CPU as the kernel's own work."""
+        final = self._local(rel)
+        tmp = self._temporary_name(final)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+            try:
+                _write_all(fd, data)
+            finally:
+                os.close(fd)
+            self._land(tmp, final, len(data))
+        except BaseException as exc:
+            _abandon(exc, tmp, final)
+            raise
         return rel
 
     @contextlib.contextmanager
@@ -94,27 +108,39 @@ class LocalStorage:
     def temporary_path(self, rel: str) -> Iterator[Path]:
         """A temporary local path for a writer (e.g. GDAL) that is renamed to `rel` once complete and
         on disk (fsync'd now, or by the enclosing `deferred_sync`)."""
-        final = self.path(rel)
+        final = self._local(rel)
+        tmp = self._temporary_name(final)
         try:
-            self._ensure_dir(final.parent)
-        except OSError as exc:
-            _raise_if_environment(exc, final)
-            raise
-        # unique among live writers (pid, thread, counter); a crashed writer's leftover is overwritten
-        tmp = final.with_name(f"{TEMP_PREFIX}{final.name}.{os.getpid()}.{threading.get_ident()}.{next(_COUNTER)}{TEMP_SUFFIX}")
-        try:
-            yield tmp
-            if not self._deferred_sync:
-                _fsync_file(tmp)
-            elif self._drop_behind is not None:
-                self._drop_behind.landed(tmp)
-            os.replace(tmp, final)
+            yield Path(tmp)
+            self._land(tmp, final, None)
         except BaseException as exc:
-            try:  # judged while the partial file still takes its space
-                _raise_if_environment(exc, final)
-            finally:
-                tmp.unlink(missing_ok=True)
+            _abandon(exc, tmp, final)
             raise
+
+    def _local(self, rel: str) -> str:
+        """`path(rel)` as a string; plain relative paths skip `Path`'s parsing."""
+        if rel.startswith("/") or "//" in rel or "./" in rel or rel.endswith("/") or rel.endswith("."):
+            return str(self.path(rel))  # absolute, or to normalise (or to refuse) as `path` does
+        return f"{self._root}/{rel}"
+
+    def _temporary_name(self, final: str) -> str:
+        """The folder made, and a name there unique among live writers (pid, thread, counter); a
+        crashed writer's leftover is overwritten."""
+        folder, _, name = final.rpartition("/")
+        try:
+            self._ensure_dir(folder)
+        except OSError as exc:
+            _raise_if_environment(exc, Path(final))
+            raise
+        return f"{folder}/{TEMP_PREFIX}{name}.{os.getpid()}.{threading.get_ident()}.{next(_COUNTER)}{TEMP_SUFFIX}"
+
+    def _land(self, tmp: str, final: str, size: int | None) -> None:
+        """A complete temporary renamed into place, durable now or by the enclosing `deferred_sync`."""
+        if not self._deferred_sync:
+            _fsync_file(tmp)
+        elif self._drop_behind is not None:
+            self._drop_behind.landed(tmp, size)
+        os.replace(tmp, final)
 
     @contextlib.contextmanager
     def deferred_sync(self, drop_behind: bool = False) -> Iterator[None]:
@@ -146,13 +172,24 @@ class LocalStorage:
                     self._drop_behind.drain()
                     self._drop_behind = None
 
-    def _ensure_dir(self, folder: Path) -> None:
-        """mkdir -p, remembered inside a `deferred_sync` block (many files share few folders)."""
-        if folder in self._made_dirs:
+    def _ensure_dir(self, folder: str) -> None:
+        """mkdir -p, remembered inside a `deferred_sync` block (many files share few folders). A
+        chip's folders (`{split}/{mmsi}/{day}`) are new under a parent made earlier in the block:
+        those are made top-down, one mkdir each, with no lookups of the folders above."""
+        made = self._made_dirs
+        if folder in made:
             return
-        folder.mkdir(parents=True, exist_ok=True)
+        parent = os.path.dirname(folder)
+        if self._deferred_sync and (parent in made or os.path.dirname(parent) in made):
+            for new in (parent, folder) if parent not in made else (folder,):
+                _make_dir(new)
+                made.add(new)
+            return
+        os.makedirs(folder, exist_ok=True)
         if self._deferred_sync:
-            self._made_dirs.add(folder)
+            while folder.startswith(self._root) and folder not in made:  # the folder and those above it
+                made.add(folder)
+                folder = os.path.dirname(folder)
 
     def list(self, prefix: str, suffix: str = "") -> list[str]:
         """Relative paths of the files under `prefix` ending in `suffix`, sorted; temporaries skipped."""
@@ -198,6 +235,31 @@ def writer_alive(pid: int) -> bool:
 _COUNTER = itertools.count()
 
 
+def _make_dir(folder: str) -> None:
+    try:
+        os.mkdir(folder)
+    except FileExistsError:
+        if not os.path.isdir(folder):
+            raise
+
+
+def _write_all(fd: int, data) -> None:
+    view, written = memoryview(data).cast("B"), 0
+    while written < len(view):
+        written += os.write(fd, view[written:])
+
+
+def _abandon(exc: BaseException, tmp: str, final: str) -> None:
+    """A failed write: its temporary removed, the environment's refusal raised as a StorageFault."""
+    try:  # judged while the partial file still takes its space
+        _raise_if_environment(exc, Path(final))
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+
+
 def _raise_if_environment(exc: BaseException, final: Path) -> None:
     """Raise a StorageFault naming `final` when the environment refused the write (see `faults`)."""
     fault = faults.storage_fault(exc, final)
@@ -206,7 +268,7 @@ def _raise_if_environment(exc: BaseException, final: Path) -> None:
 _LIBC = ctypes.CDLL(None, use_errno=True)
 
 
-def _fsync_file(path: Path) -> None:
+def _fsync_file(path: str | Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
