@@ -133,7 +133,7 @@ def _to_wgs84(crs_wkt: str) -> Transformer:
 
 
 def _bbox_wgs84(chip: ChipArrays, west: float, south: float, east: float, north: float) -> list[float]:
-    to_lonlat = _to_wgs84(chip.crs.to_wkt())
+    to_lonlat = _to_wgs84(chip.crs_wkt)
     lon, lat = to_lonlat.transform([west, east, east, west], [south, south, north, north])
     return [round(min(lon), 7), round(min(lat), 7), round(max(lon), 7), round(max(lat), 7)]
 
@@ -183,7 +183,7 @@ def metadata_document(row: dict, chip: ChipArrays, cand: dict, scene: dict, vess
                   "cloud_cover": clean(scene["cloud_cover"]),
                   "sun_azimuth": clean(scene["sun_azimuth"]), "sun_elevation": clean(scene["sun_elevation"]),
                   "assets": {a: scene[f"href_{a}"] for a in (*chip.band_assets, "scl")}},
-        "chip": {"crs": chip.crs.to_string(), "transform": [t.a, t.b, t.c, t.d, t.e, t.f],
+        "chip": {"crs": chip.crs_name, "transform": [t.a, t.b, t.c, t.d, t.e, t.f],
                  "width": size, "height": size, "gsd_m": gsd, "dtype": "float32", "units": "reflectance",
                  "nodata": "NaN",
                  "bands": [{"name": BAND_NAMES[a], "asset": a, "wavelength_um": WAVELENGTHS_UM[a]} for a in chip.band_assets],

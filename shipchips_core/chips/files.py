@@ -35,7 +35,7 @@ def write_cog(storage: LocalStorage, rel: str, chip: ChipArrays) -> None:
             dst.update_tags(i, asset=asset, wavelength_um=str(WAVELENGTHS_UM[asset]))
         dst.update_tags(units="reflectance", bands=",".join(BAND_NAMES[a] for a in chip.band_assets))
 
-    key = ("reflectance", bands, height, width, chip.crs.to_wkt(), chip.transform.a, chip.transform.e, chip.band_assets)
+    key = ("reflectance", bands, height, width, chip.crs_wkt, chip.transform.a, chip.transform.e, chip.band_assets)
     _write(storage, rel, key, profile, chip.reflectance, decorate, {"GDAL_TIFF_INTERNAL_MASK": "YES"},
            REFLECTANCE_ZSTD_LEVEL)
 
@@ -52,7 +52,7 @@ def write_masks(storage: LocalStorage, rel: str, chip: ChipArrays, masks: Masks)
         for i, name in enumerate((*MASK_NAMES, "scl"), start=1):
             dst.set_band_description(i, name)
 
-    key = ("masks", *data.shape, chip.crs.to_wkt(), chip.transform.a, chip.transform.e)
+    key = ("masks", *data.shape, chip.crs_wkt, chip.transform.a, chip.transform.e)
     _write(storage, rel, key, profile, data, decorate, {}, None)
 
 

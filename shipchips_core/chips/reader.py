@@ -92,6 +92,7 @@ class SceneReader:
                 raise ValueError(f"asset {asset!r} ({hrefs[asset]}) is not north-up in the scene's CRS {self.crs}")
         # (pixel width, x origin, pixel height, y origin) per asset: windows are plain arithmetic on these
         self._grids = {a: (t.a, t.c, t.e, t.f) for a, (t, _) in georef.items()}
+        self._crs_wkt, self._crs_name = self.crs.to_wkt(), self.crs.to_string()
         # `~transform @ (x, y)` term by term as affine computes it (same floats), without its per-call
         # inversion and attrs tuples (~0.1 ms a chip)
         self._to_pixel = tuple((~self.transform)[:6])
@@ -169,6 +170,8 @@ class SceneReader:
             ship_col=float(ship_col),
             edge_padded=padded_any or padded,
             band_assets=self.band_assets,
+            crs_wkt=self._crs_wkt,
+            crs_name=self._crs_name,
         )
 
     def _chip_geometry(self, x: float, y: float, size: int) -> tuple[float, float, float, float]:
