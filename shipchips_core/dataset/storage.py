@@ -174,8 +174,8 @@ class LocalStorage:
 
     def _ensure_dir(self, folder: str) -> None:
         """mkdir -p, remembered inside a `deferred_sync` block (many files share few folders). A
-        chip's folders (`{split}/{mmsi}/{day}`) are new under a parent made earlier in the block:
-        those are made top-down, one mkdir each, with no lookups of the folders above."""
+        chip's folders (`{mmsi}/{day}`) are new under a split's folder made earlier in the block:
+        those two are made top-down, one mkdir each, with no lookups of the folders above."""
         made = self._made_dirs
         if folder in made:
             return
