@@ -173,23 +173,24 @@ class LocalStorage:
                     self._drop_behind = None
 
     def _ensure_dir(self, folder: str) -> None:
-        """mkdir -p, remembered inside a `deferred_sync` block (many files share few folders). A
-        chip's folders (`{mmsi}/{day}`) are new under a split's folder made earlier in the block:
-        those two are made top-down, one mkdir each, with no lookups of the folders above."""
+        """mkdir -p, remembered inside a `deferred_sync` block (many files share few folders). Below
+        a folder made earlier in the block, the missing ones are made top-down, one mkdir each, with
+        no lookups of the folders above (a chip's `{mmsi}/{day}` under its split's folder)."""
         made = self._made_dirs
         if folder in made:
             return
-        parent = os.path.dirname(folder)
-        if self._deferred_sync and (parent in made or os.path.dirname(parent) in made):
-            for new in (parent, folder) if parent not in made else (folder,):
-                _make_dir(new)
-                made.add(new)
+        if not self._deferred_sync:
+            os.makedirs(folder, exist_ok=True)
             return
-        os.makedirs(folder, exist_ok=True)
-        if self._deferred_sync:
-            while folder.startswith(self._root) and folder not in made:  # the folder and those above it
-                made.add(folder)
-                folder = os.path.dirname(folder)
+        new = [folder]  # the folder and those above it not made in this block, bottom-up
+        while (above := os.path.dirname(new[-1])) not in made and above.startswith(self._root) and above != new[-1]:
+            new.append(above)
+        if above in made:
+            for missing in reversed(new):
+                _make_dir(missing)
+        else:
+            os.makedirs(folder, exist_ok=True)
+        made.update(new)
 
     def list(self, prefix: str, suffix: str = "") -> list[str]:
         """Relative paths of the files under `prefix` ending in `suffix`, sorted; temporaries skipped."""
